@@ -1,0 +1,538 @@
+"""Verdicts: `rate`, `below`, `above`, `order` and `close` checks on the tidy frames.
+
+Every claim reduces the per-seed measurements to one statistic (a slope, a ratio to a bound, a growth
+factor...) computed from the per-cell means. Its uncertainty comes from a seeded bootstrap over seeds
+inside every cell, so the same frames always give the same verdict. The decision rule is the same for
+every kind: `pass` when the whole 95% interval of the statistic is on the claimed side, `fail` when the
+whole interval is on the other side, `inconclusive` when the interval straddles the threshold, when a
+cell has fewer than `min_seeds` seeds, or when there is no data at all.
+
+Statistics are pure functions of arrays (rliable's lesson); nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
+_SEVERITY = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}
+N_BOOT = 400
+NON_CELL = {"experiment", "seed", "metric", "value"}
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: str
+    kind: str
+    status: str
+    measured: float
+    expected: str
+    tolerance: str
+    gated: bool
+    source: str
+    detail: str
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim,
+            "kind": self.kind,
+            "status": self.status,
+            "measured": self.measured,
+            "expected": self.expected,
+            "tolerance": self.tolerance,
+            "gated": self.gated,
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+
+def worst(statuses: Sequence[str]) -> str:
+    return max(statuses, key=_SEVERITY.__getitem__) if statuses else INCONCLUSIVE
+
+
+def decide_upper(lo: float, hi: float, limit: float) -> str:
+    """The claim is `statistic <= limit`."""
+    if hi <= limit:
+        return PASS
+    if lo > limit:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def decide_lower(lo: float, hi: float, limit: float) -> str:
+    """The claim is `statistic >= limit`."""
+    if lo >= limit:
+        return PASS
+    if hi < limit:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def decide_interval(lo: float, hi: float, a: float, b: float) -> str:
+    """The claim is `a <= statistic <= b`."""
+    if a <= lo and hi <= b:
+        return PASS
+    if hi < a or lo > b:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def loglog_slope(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Least-squares slope of log Y against log x, row by row (Y has shape (R, len(x)))."""
+    lx = np.log(np.asarray(x, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ly = np.log(Y)
+    lxc = lx - lx.mean()
+    return (ly - ly.mean(axis=1, keepdims=True)) @ lxc / (lxc @ lxc)
+
+
+def bootstrap_means(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Row 0: the exact cell means; rows 1..n_boot: means of seeds resampled inside each cell."""
+    M = np.empty((n_boot + 1, len(values)))
+    for j, v in enumerate(values):
+        M[0, j] = v.mean()
+        idx = rng.integers(0, len(v), size=(n_boot, len(v)))
+        M[1:, j] = v[idx].mean(axis=1)
+    return M
+
+
+class Undecidable(Exception):
+    """The data cannot decide the claim (too few points, a non-positive mean under a log...)."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """The cells of one group of a claim: keys (a frame, one row per cell) and bootstrapped means."""
+
+    key: dict[str, Any]
+    cells: pd.DataFrame
+    M: np.ndarray  # (R, n_cells)
+    x: str
+
+    def xs(self) -> np.ndarray:
+        return self.cells[self.x].to_numpy(dtype=float)
+
+    def reduce(self, over: Mapping[str, str]) -> Group:
+        """Max or min the means over the named columns (e.g. the worst case over a family of instances)."""
+        if not over:
+            return self
+        keep = [c for c in self.cells.columns if c not in over]
+        keys = self.cells[keep].astype(str).agg("|".join, axis=1) if keep else self.cells.index.map(lambda _: "")
+        codes, uniq = _factorize(keys.to_numpy())
+        how = set(over.values())
+        if len(how) != 1 or not how <= {"max", "min"}:
+            raise ValueError(f"reduce takes 'max' or 'min' for every column, got {dict(over)}")
+        fn = np.max if how == {"max"} else np.min
+        M = np.stack([fn(self.M[:, codes == k], axis=1) for k in range(len(uniq))], axis=1)
+        first = [int(np.flatnonzero(codes == k)[0]) for k in range(len(uniq))]
+        cells = self.cells.iloc[first][keep].reset_index(drop=True)
+        return Group(self.key, cells, M, self.x)
+
+
+def _factorize(a: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    uniq: list[Any] = []
+    index: dict[Any, int] = {}
+    codes = np.empty(len(a), dtype=int)
+    for i, v in enumerate(a):
+        if v not in index:
+            index[v] = len(uniq)
+            uniq.append(v)
+        codes[i] = index[v]
+    return codes, uniq
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim on one metric; subclasses say which statistic and which side.
+
+    where: keep rows whose columns equal the value (or are in the list); methods: keep these methods;
+    per: columns evaluated separately (the claim holds only if it holds in every group);
+    reduce: columns to take the max/min over before the statistic; x: the column the statistic runs
+    along (defaults to the experiment's x); min_seeds: fewer seeds in a cell make it inconclusive.
+    """
+
+    name: str
+    metric: str
+    source: str = "reconstructed"
+    gated: bool = True
+    text: str = ""
+    where: Mapping[str, Any] = field(default_factory=dict)
+    methods: tuple[str, ...] | None = None
+    per: tuple[str, ...] = ("method",)
+    reduce: Mapping[str, str] = field(default_factory=dict)
+    x: str | None = None
+    min_seeds: int = 2
+
+    kind: ClassVar[str] = "claim"
+
+    # -- to be provided by each kind --------------------------------------------------------------
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:  # (R,)
+        raise NotImplementedError
+
+    def decide(self, lo: float, hi: float) -> str:
+        raise NotImplementedError
+
+    def expected_text(self) -> str:
+        raise NotImplementedError
+
+    def tolerance_text(self) -> str:
+        return ""
+
+    def violation(self, value: float) -> float:
+        """How far a group's point value is on the wrong side (larger = worse); picks the reported group."""
+        return 0.0
+
+    # -- shared machinery --------------------------------------------------------------------------
+    def select(self, results: pd.DataFrame) -> pd.DataFrame:
+        df = results[results["metric"] == self.metric]
+        for col, want in self.where.items():
+            if col not in df.columns:
+                return df.iloc[0:0]
+            if isinstance(want, list | tuple | set):
+                df = df[df[col].isin(list(want))]
+            else:
+                df = df[df[col] == want]
+        if self.methods is not None:
+            df = df[df["method"].isin(list(self.methods))]
+        return df
+
+    def groups(self, df: pd.DataFrame, x: str, rng: np.random.Generator) -> list[Group]:
+        cell_cols = [c for c in df.columns if c not in NON_CELL]
+        per = [c for c in self.per if c in cell_cols]
+        inner = [c for c in cell_cols if c not in per]
+        out = []
+        grouped = df.groupby(per, sort=True) if per else [((), df)]
+        for key, gdf in grouped:
+            key = key if isinstance(key, tuple) else (key,)
+            cells, values = [], []
+            for ckey, cdf in gdf.groupby(inner, sort=True):
+                ckey = ckey if isinstance(ckey, tuple) else (ckey,)
+                cells.append(dict(zip(inner, ckey, strict=True)))
+                values.append(cdf["value"].to_numpy(dtype=float))
+            if min(len(v) for v in values) < self.min_seeds:
+                raise Undecidable(f"a cell has fewer than {self.min_seeds} seeds")
+            import pandas as pd
+
+            M = bootstrap_means(values, N_BOOT, rng)
+            g = Group(dict(zip(per, key, strict=True)), pd.DataFrame(cells), M, x)
+            out.append(g.reduce(self.reduce))
+        return out
+
+    def evaluate(self, results: pd.DataFrame, bounds: pd.DataFrame, x: str) -> ClaimResult:
+        rng = np.random.default_rng(zlib.crc32(self.name.encode()))
+        x = self.x or x
+        df = self.select(results)
+        rows: list[tuple[str, float, float, float, str]] = []
+        try:
+            if df.empty:
+                raise Undecidable("no data for this claim in this run (profile too small?)")
+            for g in self.groups(df, x, rng):
+                label = ", ".join(f"{k}={v}" for k, v in g.key.items()) or "all"
+                try:
+                    s = np.asarray(self.statistic(g, bounds), dtype=float)
+                except Undecidable as e:
+                    rows.append((label, math.nan, math.nan, math.nan, f"{INCONCLUSIVE} ({e})"))
+                    continue
+                point = float(s[0])
+                boot = s[1:][np.isfinite(s[1:])]
+                if not np.isfinite(point) or len(boot) < len(s[1:]) * 0.9:
+                    rows.append((label, point, math.nan, math.nan, f"{INCONCLUSIVE} (not finite)"))
+                    continue
+                lo, hi = np.quantile(boot, [0.025, 0.975])
+                lo, hi = min(lo, point), max(hi, point)
+                rows.append((label, point, float(lo), float(hi), self.decide(float(lo), float(hi))))
+        except Undecidable as e:
+            return self._result(INCONCLUSIVE, math.nan, str(e))
+        statuses = [r[4].split(" ")[0] for r in rows]
+        status = worst(statuses)
+        candidates = [r for r, s in zip(rows, statuses, strict=True) if s == status and np.isfinite(r[1])]
+        pick = max(candidates, key=lambda r: self.violation(r[1])) if candidates else rows[0]
+        detail = "; ".join(
+            f"{label}: {_fmt(p)} [{_fmt(lo)}, {_fmt(hi)}] {s}" for label, p, lo, hi, s in rows
+        )
+        return self._result(status, pick[1], detail)
+
+    def _result(self, status: str, measured: float, detail: str) -> ClaimResult:
+        return ClaimResult(
+            claim=self.name,
+            kind=self.kind,
+            status=status,
+            measured=measured,
+            expected=self.expected_text(),
+            tolerance=self.tolerance_text(),
+            gated=self.gated,
+            source=self.source,
+            detail=detail,
+        )
+
+
+def _fmt(v: float) -> str:
+    return "nan" if not np.isfinite(v) else f"{v:.4g}"
+
+
+def _single_x(g: Group) -> tuple[np.ndarray, np.ndarray]:
+    """Cells sorted along x; the group must vary along x only."""
+    others = [c for c in g.cells.columns if c != g.x and g.cells[c].nunique() > 1]
+    if others:
+        raise ValueError(f"cells vary along {others} besides {g.x}: add them to `per`, `where` or `reduce`")
+    order = np.argsort(g.xs(), kind="stable")
+    return g.xs()[order], g.M[:, order]
+
+
+@dataclass(frozen=True)
+class Rate(Claim):
+    """Log–log slope of the mean metric against x lies within `tol` of `exponent` (or inside `band`).
+
+    fit: "upper" fits the points with x at or above the grid's median, "all" the whole grid.
+    """
+
+    exponent: float | None = None
+    tol: float = 0.1
+    band: tuple[float, float] | None = None
+    fit: str = "upper"
+    min_points: int = 3
+    kind: ClassVar[str] = "rate"
+
+    def _band(self) -> tuple[float, float]:
+        if self.band is not None:
+            return self.band
+        assert self.exponent is not None, "Rate needs an exponent or a band"
+        return self.exponent - self.tol, self.exponent + self.tol
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        xs, M = _single_x(g)
+        if self.fit == "upper":
+            keep = xs >= np.median(xs)
+            xs, M = xs[keep], M[:, keep]
+        if len(np.unique(xs)) < self.min_points:
+            raise Undecidable(f"{len(np.unique(xs))} grid points < {self.min_points}")
+        if (M[0] <= 0).any():
+            raise Undecidable("a mean is not positive: no log-log slope")
+        return loglog_slope(xs, M)
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_interval(lo, hi, *self._band())
+
+    def expected_text(self) -> str:
+        a, b = self._band()
+        return f"slope in [{a:.4g}, {b:.4g}]"
+
+    def tolerance_text(self) -> str:
+        return f"{self.tol:g}" if self.band is None else ""
+
+    def violation(self, value: float) -> float:
+        a, b = self._band()
+        return max(a - value, value - b)
+
+
+_STATS = ("each", "growth", "at_max", "at_min")
+
+
+def _stat_values(g: Group, stat: str, bound_curve: np.ndarray | None) -> np.ndarray:
+    """The per-replicate values a below/above/close claim compares: one column per grid point for
+    `each`, else one column (growth = mean at the largest x over mean at the smallest x)."""
+    if stat == "each":
+        M = g.M
+        return M / bound_curve if bound_curve is not None else M
+    xs, M = _single_x(g)
+    if bound_curve is not None:
+        raise ValueError("a bound curve goes with stat='each'")
+    if stat == "growth":
+        if len(xs) < 2:
+            raise Undecidable("growth needs two grid points")
+        if M[0, 0] <= 0:
+            raise Undecidable("growth from a non-positive mean")
+        return (M[:, -1] / M[:, 0])[:, None]
+    if stat == "at_max":
+        return M[:, -1:]
+    if stat == "at_min":
+        return M[:, :1]
+    raise ValueError(f"stat must be one of {_STATS}, got {stat!r}")
+
+
+def bound_on_cells(bounds: pd.DataFrame, name: str, cells: pd.DataFrame, metric: str) -> np.ndarray:
+    """The bound curve `name` evaluated on the claim's cells (joined on every shared column)."""
+    b = bounds[(bounds["bound"] == name)]
+    if "metric" in b.columns and (b["metric"] == metric).any():
+        b = b[b["metric"] == metric]
+    if b.empty:
+        raise ValueError(f"bound curve {name!r} is not in bounds.csv")
+    on = [c for c in cells.columns
+          if c in b.columns and c not in ("experiment", "bound", "side", "constant", "metric")]
+    merged = cells.reset_index().merge(b[[*on, "value"]], on=on, how="left").sort_values("index")
+    if merged["value"].isna().any() or len(merged) != len(cells):
+        raise ValueError(f"bound curve {name!r} does not cover every grid point of the claim")
+    return merged["value"].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class _Threshold(Claim):
+    """Shared by below/above: a bound curve (`bound`, compared as mean/bound against 1) or a value."""
+
+    bound: str | None = None
+    value: float | None = None
+    stat: str = "each"
+
+    def _limit(self) -> float:
+        return 1.0 if self.bound is not None else float(self.value)  # type: ignore[arg-type]
+
+    def _values(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        curve = None
+        if self.bound:
+            cells = g.cells.assign(**{k: v for k, v in g.key.items() if k not in g.cells.columns})
+            curve = bound_on_cells(bounds, self.bound, cells, self.metric)
+        return _stat_values(g, self.stat, curve)
+
+    def expected_text(self) -> str:
+        what = f"mean/{self.bound}" if self.bound else f"{self.stat} mean"
+        return f"{what} {self._op} {self._limit():g}"
+
+
+@dataclass(frozen=True)
+class Below(_Threshold):
+    """The mean (at every grid point, or its growth...) stays below a bound curve or a value."""
+
+    kind: ClassVar[str] = "below"
+    _op: ClassVar[str] = "<="
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        return self._values(g, bounds).max(axis=1)
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_upper(lo, hi, self._limit())
+
+    def violation(self, value: float) -> float:
+        return value - self._limit()
+
+
+@dataclass(frozen=True)
+class Above(_Threshold):
+    """The mean (at every grid point, or its growth...) stays above a bound curve or a value."""
+
+    kind: ClassVar[str] = "above"
+    _op: ClassVar[str] = ">="
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        return self._values(g, bounds).min(axis=1)
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_lower(lo, hi, self._limit())
+
+    def violation(self, value: float) -> float:
+        return self._limit() - value
+
+
+@dataclass(frozen=True)
+class Close(Claim):
+    """A statistic of the mean is within tolerance of an exact or reference value.
+
+    expected: a number, or a function of the sorted grid (np.ndarray of x values) returning one.
+    Tolerance: `atol` absolute or `rtol` relative (rtol wins if both are given).
+    """
+
+    expected: float | Callable[[np.ndarray], float] = 0.0
+    atol: float = 0.0
+    rtol: float | None = None
+    stat: str = "each"
+    kind: ClassVar[str] = "close"
+
+    def _target(self, g: Group) -> float:
+        if callable(self.expected):
+            return float(self.expected(np.sort(np.unique(g.xs()))))
+        return float(self.expected)
+
+    def _half(self) -> float:
+        return self.rtol if self.rtol is not None else self.atol
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        """The worst grid point's deviation from the target: relative (mean/target - 1) with rtol,
+        absolute (mean - target) with atol."""
+        target = self._target(g)
+        V = _stat_values(g, self.stat, None)
+        if self.rtol is not None:
+            if target == 0:
+                raise ValueError("rtol needs a non-zero target")
+            dev = V / target - 1.0
+        else:
+            dev = V - target
+        return np.take_along_axis(dev, np.abs(dev).argmax(axis=1)[:, None], axis=1)[:, 0]
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_interval(lo, hi, -self._half(), self._half())
+
+    def expected_text(self) -> str:
+        e = "f(grid)" if callable(self.expected) else f"{self.expected:g}"
+        if self.rtol is not None:
+            return f"{self.stat} mean / {e} - 1 = 0"
+        return f"{self.stat} mean - {e} = 0"
+
+    def tolerance_text(self) -> str:
+        return f"rtol={self.rtol:g}" if self.rtol is not None else f"atol={self.atol:g}"
+
+    def violation(self, value: float) -> float:
+        return abs(value)
+
+
+@dataclass(frozen=True)
+class Order(Claim):
+    """The best of `better` beats `than`: min_a mean(a) <= factor * mean(than) (at the largest x, or at
+    every grid point with at="each"). For a metric where larger is better, set larger_is_better."""
+
+    better: tuple[str, ...] = ()
+    than: str = ""
+    factor: float = 1.0
+    at: str = "x_max"
+    larger_is_better: bool = False
+    per: tuple[str, ...] = ()
+    kind: ClassVar[str] = "order"
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        cells = g.cells
+        if "method" not in cells.columns:
+            raise ValueError("order claims compare methods: keep `method` out of `per`")
+        xs = cells[g.x].to_numpy(dtype=float)
+        grid = np.unique(xs)
+        pts = grid[-1:] if self.at == "x_max" else grid
+        ratios = []
+        for xv in pts:
+            at_x = xs == xv
+            ref = np.flatnonzero(at_x & (cells["method"] == self.than).to_numpy())
+            cand = np.flatnonzero(at_x & cells["method"].isin(list(self.better)).to_numpy())
+            if len(ref) != 1 or len(cand) == 0:
+                raise Undecidable(f"methods missing at {g.x}={xv:g}")
+            best = g.M[:, cand].max(axis=1) if self.larger_is_better else g.M[:, cand].min(axis=1)
+            r = g.M[:, ref[0]] / best if self.larger_is_better else best / g.M[:, ref[0]]
+            ratios.append(r)
+        return np.max(np.stack(ratios, axis=1), axis=1)
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_upper(lo, hi, self.factor)
+
+    def expected_text(self) -> str:
+        side = "max" if self.larger_is_better else "min"
+        if self.larger_is_better:
+            return f"{self.than} / {side}({', '.join(self.better)}) <= {self.factor:g}"
+        return f"{side}({', '.join(self.better)}) / {self.than} <= {self.factor:g}"
+
+    def violation(self, value: float) -> float:
+        return value - self.factor
+
+
+def evaluate_all(
+    claims: Sequence[Claim], results: pd.DataFrame, bounds: pd.DataFrame, x: str
+) -> list[ClaimResult]:
+    return [c.evaluate(results, bounds, x) for c in claims]
+
+
+def exit_code(results: Sequence[ClaimResult]) -> int:
+    """3 if a gated claim failed, else 0 (report-only claims never change the exit code)."""
+    return 3 if any(r.status == FAIL and r.gated for r in results) else 0

@@ -1,0 +1,1 @@
+"""One package per paper, named after its experiment. Each registers itself with `@experiment`."""
