@@ -12,6 +12,7 @@ Statistics are pure functions of arrays (rliable's lesson); nothing here reads o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -157,7 +158,9 @@ class Claim:
     where: keep rows whose columns equal the value (or are in the list); methods: keep these methods;
     per: columns evaluated separately (the claim holds only if it holds in every group);
     reduce: columns to take the max/min over before the statistic; x: the column the statistic runs
-    along (defaults to the experiment's x); min_seeds: fewer seeds in a cell make it inconclusive.
+    along (defaults to the experiment's x); min_seeds: fewer seeds in a cell make it inconclusive;
+    decide_in: the profiles big enough to decide the claim (None: all). In any other profile the claim is
+    still evaluated and shown, but reported `inconclusive` (with what it would have been in `detail`).
     """
 
     name: str
@@ -171,6 +174,7 @@ class Claim:
     reduce: Mapping[str, str] = field(default_factory=dict)
     x: str | None = None
     min_seeds: int = 2
+    decide_in: tuple[str, ...] | None = None
 
     kind: ClassVar[str] = "claim"
 
@@ -227,7 +231,16 @@ class Claim:
             out.append(g.reduce(self.reduce))
         return out
 
-    def evaluate(self, results: pd.DataFrame, bounds: pd.DataFrame, x: str) -> ClaimResult:
+    def evaluate(self, results: pd.DataFrame, bounds: pd.DataFrame, x: str, profile: str = "default"
+                 ) -> ClaimResult:
+        r = self._evaluate(results, bounds, x)
+        if self.decide_in is not None and profile not in self.decide_in and r.status != INCONCLUSIVE:
+            note = f"profile {profile} does not decide this claim (it would be {r.status}; decided in " \
+                   f"{', '.join(self.decide_in)}); "
+            r = dataclasses.replace(r, status=INCONCLUSIVE, detail=note + r.detail)
+        return r
+
+    def _evaluate(self, results: pd.DataFrame, bounds: pd.DataFrame, x: str) -> ClaimResult:
         rng = np.random.default_rng(zlib.crc32(self.name.encode()))
         x = self.x or x
         df = self.select(results)
@@ -528,9 +541,9 @@ class Order(Claim):
 
 
 def evaluate_all(
-    claims: Sequence[Claim], results: pd.DataFrame, bounds: pd.DataFrame, x: str
+    claims: Sequence[Claim], results: pd.DataFrame, bounds: pd.DataFrame, x: str, profile: str = "default"
 ) -> list[ClaimResult]:
-    return [c.evaluate(results, bounds, x) for c in claims]
+    return [c.evaluate(results, bounds, x, profile) for c in claims]
 
 
 def exit_code(results: Sequence[ClaimResult]) -> int:

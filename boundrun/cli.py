@@ -13,7 +13,7 @@ import inspect
 import sys
 import typing
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -103,19 +103,20 @@ def _guard(fn: typing.Callable[[], int]) -> None:
     raise typer.Exit(code)
 
 
-def _claims_table(title: str, rows: list[dict[str, Any]]) -> Any:
+def _claims_table(title: str, rows: list[dict[str, Any]], with_experiment: bool = False) -> Any:
     from rich.table import Table
 
     t = Table(title=title)
-    for col in ("experiment", "claim", "kind", "status", "measured", "expected", "gated", "source"):
+    cols = (["experiment"] if with_experiment else []) + ["claim", "status", "measured", "expected", "gated"]
+    for col in cols:
         t.add_column(col, overflow="fold")
     for r in rows:
         st = str(r["status"])
-        measured = r["measured"]
-        mtxt = f"{float(measured):.4g}" if measured == measured else "nan"
-        t.add_row(str(r.get("experiment", "")), str(r["claim"]), str(r["kind"]),
-                  f"[{_STATUS_STYLE.get(st, 'white')}]{st}[/]", mtxt, str(r["expected"]),
-                  str(r["gated"]), str(r["source"]))
+        measured = float(r["measured"])
+        cells = [str(r.get("experiment", ""))] if with_experiment else []
+        cells += [str(r["claim"]), f"[{_STATUS_STYLE.get(st, 'white')}]{st}[/]",
+                  f"{measured:.4g}" if measured == measured else "-", str(r["expected"]), str(r["gated"])]
+        t.add_row(*cells)
     return t
 
 
@@ -135,7 +136,7 @@ def _run_and_report(name: str, profile: str, overrides: list[str], out: Path, qu
 def run_cmd(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Experiment name (see `boundrun list`)."),
-    overrides: Optional[list[str]] = typer.Argument(None, help="Hydra overrides, e.g. K=100 seeds=5."),
+    overrides: list[str] | None = typer.Argument(None, help="Hydra overrides, e.g. K=100 seeds=5."),
     profile: str = typer.Option("default", "--profile", help="smoke | default | paper"),
     out: Path = typer.Option(Path("outputs"), "--out", help="Root of the run folders."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
@@ -146,7 +147,7 @@ def run_cmd(
 
 @app.command("check")
 def check_cmd(
-    names: Optional[list[str]] = typer.Argument(None, help="Experiments (default: all)."),
+    names: list[str] | None = typer.Argument(None, help="Experiments (default: all)."),
     profile: str = typer.Option("smoke", "--profile", help="smoke | default | paper"),
     all_: bool = typer.Option(False, "--all", help="Every registered experiment."),
     out: Path = typer.Option(Path("outputs"), "--out", help="Root of the run folders."),
@@ -181,7 +182,7 @@ def check_cmd(
 
             typer.echo(json.dumps(rows, indent=2, default=str))
         else:
-            _console().print(_claims_table(f"verdicts — profile {profile}", rows))
+            _console().print(_claims_table(f"verdicts — profile {profile}", rows, with_experiment=True))
         return code
 
     _guard(go)
@@ -264,13 +265,16 @@ def _make_command(e: registry.Experiment) -> None:
             lists.add(f.name)
         flag = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else None
-        help_txt = (f.metadata.get("help", "") + f" [config default: {default}]").strip()
+        kind = getattr(tp, "__name__", str(tp)) + (" list, comma-separated" if is_list else "")
+        help_txt = (f.metadata.get("help", "") + f" ({kind}; config default: {default})").strip()
         if tp is bool:
             opt = typer.Option(None, f"{flag}/--no-{f.name.replace('_', '-')}", help=help_txt)
         else:
-            opt = typer.Option(None, flag, help=help_txt + (" (comma-separated list)" if is_list else ""))
+            # Values pass as text: the config schema converts and validates them, so an error names the
+            # bad value and what is allowed, like every other config error.
+            opt = typer.Option(None, flag, help=help_txt, metavar=kind.split(" ")[0].upper())
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=opt,
-                                        annotation=Optional[tp]))
+                                        annotation=bool | None if tp is bool else str | None))
     params += [
         inspect.Parameter("profile", inspect.Parameter.KEYWORD_ONLY, annotation=str,
                           default=typer.Option("default", "--profile", help="smoke | default | paper")),

@@ -62,7 +62,6 @@ def compose(name: str, schema: type, profile: str = "default", overrides: list[s
     from hydra import initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
     known_profiles = profiles(name)

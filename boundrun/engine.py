@@ -271,7 +271,7 @@ def run_experiment(
                 raise RunFailed(f"{name}: {e}") from e
             summary = summarize(results)
             try:
-                verdicts = claims_mod.evaluate_all(exp.claims, results, bounds, exp.x)
+                verdicts = claims_mod.evaluate_all(exp.claims, results, bounds, exp.x, profile)
             except Exception as e:
                 log.exception("claim evaluation failed")
                 raise RunFailed(f"{name}: evaluating the claims failed: {type(e).__name__}: {e}") from e

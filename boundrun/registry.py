@@ -56,6 +56,7 @@ class Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
+BROKEN: dict[str, str] = {}  # experiment module -> why it failed to import
 
 
 def experiment(
@@ -111,15 +112,28 @@ def load_all() -> dict[str, Experiment]:
     if not _loaded:
         import boundrun.experiments as pkg
 
+        # One broken plugin must not take the whole CLI down: it is reported (stderr, `BROKEN`, the tests)
+        # and the other experiments stay usable.
         for info in pkgutil.iter_modules(pkg.__path__):
             if info.ispkg:
-                importlib.import_module(f"{pkg.__name__}.{info.name}")
+                _try_import(f"{pkg.__name__}.{info.name}", lambda m=f"{pkg.__name__}.{info.name}": (
+                    importlib.import_module(m)))
         from importlib.metadata import entry_points
 
         for ep in entry_points(group="boundrun.experiments"):
-            ep.load()
+            _try_import(ep.value, ep.load)
         _loaded = True
     return EXPERIMENTS
+
+
+def _try_import(module: str, load: Callable[[], Any]) -> None:
+    import sys
+
+    try:
+        load()
+    except Exception as e:  # noqa: BLE001 - any error of a plugin is reported, never fatal
+        BROKEN[module] = f"{type(e).__name__}: {e}"
+        sys.stderr.write(f"boundrun: warning: experiment module {module} failed to import ({BROKEN[module]})\n")
 
 
 class UnknownExperiment(KeyError):

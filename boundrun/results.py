@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SIDES = ("upper", "lower", "exact")
+RESERVED = ("n", "mean", "std", "ci_low", "ci_high", "experiment", "bound", "side", "constant")
 CONSTANTS = ("given", "fitted")
 
 
@@ -55,6 +56,9 @@ def _missing(df: pd.DataFrame, cols: list[str], what: str) -> None:
 def tidy_results(df: pd.DataFrame, experiment: str, x: str, facets: tuple[str, ...]) -> pd.DataFrame:
     """Validate and order the measurement frame; adds the `experiment` column."""
     cols = ["method", x, *facets, "seed", "metric", "value"]
+    clash = [c for c in (x, *facets) if c in RESERVED]
+    if clash:
+        raise SchemaError(f"results: grid column(s) {clash} are reserved names of the tidy schema; rename them")
     _missing(df, cols, "results")
     if df.empty:
         raise SchemaError("results: no rows")

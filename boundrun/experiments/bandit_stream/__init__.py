@@ -120,16 +120,20 @@ def _ue_growth(xs):  # noqa: ANN001, ANN202
 
 
 SRC = "reconstructed (abstract: {}; spec 02 derivation)"
+# Spec 02 (open questions): checks 1-3 are noisy at smoke sizes (K = 20, 3 seeds); smoke reports them
+# inconclusive instead of loosening them.
+BIG = ("default", "paper")
 T_SWEEP = {"sweep": "T"}
 CLAIMS = [
     Rate("rate_in_T", metric="regret", band=(0.58, 0.76), fit="all", per=("method", "setting"),
-         where=T_SWEEP, source=SRC.format("claims 2-5, regret ~ T^(2/3)"),
+         where=T_SWEEP, source=SRC.format("claims 2-5, regret ~ T^(2/3)"), decide_in=BIG,
          text="log-log slope of mean regret in T is in [0.58, 0.76] for every algorithm and setting"),
     Below("optimal_ratio_bounded", metric="ratio", value=1.3, stat="growth", methods=OPTIMAL,
-          per=("method", "setting"), where=T_SWEEP, source=SRC.format("claims 3, 5"),
+          per=("method", "setting"), where=T_SWEEP, source=SRC.format("claims 3, 5"), decide_in=BIG,
           text="R/(K^1/3 T^2/3) at the largest T is at most 1.3x its value at the smallest T"),
     Close("ue_log_growth", metric="ratio", expected=_ue_growth, rtol=0.25, stat="growth",
           methods=("uniform",), per=("method", "setting"), where=T_SWEEP, source=SRC.format("claim 2"),
+          decide_in=BIG,
           text="UE's ratio grows by (ln T_max / ln T_min)^(1/3), within 25%"),
     Below("ue_below_upper", metric="regret", bound="ue_upper", methods=("uniform",),
           per=("method", "setting"), where=T_SWEEP, source=SRC.format("claim 2, Hoeffding constant 3"),
