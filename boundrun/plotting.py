@@ -88,10 +88,14 @@ def draw(
                 color = colors.get(method, "black")
                 label = f"{name} ({side}, {const})"
                 ax.plot(bs[x], bs["value"], _BOUND_STYLE.get(side, "--"), color=color, lw=1.2, label=label)
+        from matplotlib.ticker import NullFormatter
+
         if p.logx:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on short log ranges
         if p.logy:
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(x)
         ax.set_ylabel(p.metric)
         head = p.title or p.metric

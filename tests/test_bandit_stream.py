@@ -157,6 +157,15 @@ def test_rate_and_ratio_claims_pass_and_fail_with_a_wrong_eps(good, wrong_eps):
         assert status(wrong_eps, name) == "fail", wrong_eps.claims
 
 
+def test_bounded_ratio_check_tells_ue_log_growth_apart_on_the_wide_grid(tmp_path):
+    # up to T = 1e15 (ln T_max / ln T_min)^(1/3) = 1.44 > 1.3: UE's (ln T)^(1/3) growth fails check 2
+    res = boundrun.run("bandit-stream", out=str(tmp_path), **{**SMALL, "beta": [2.5, 4.0, 5.5, 7.5],
+                                                              "algorithms": ["uniform", "tower_log"]})
+    assert status(res, "optimal_ratio_bounded") == "pass"
+    as_optimal = dataclasses.replace(CLAIM["optimal_ratio_bounded"], methods=("uniform",))
+    assert as_optimal.evaluate(res.results, res.bounds, "T").status == "fail"
+
+
 def test_ue_upper_bound_claim_fails_with_a_too_small_constant(good, tmp_path):
     assert status(good, "ue_below_upper") == "pass"
     bad = boundrun.run("bandit-stream", out=str(tmp_path), ue_const=0.1, **SMALL)

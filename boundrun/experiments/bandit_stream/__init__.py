@@ -42,7 +42,7 @@ INT64_SAFE = 2**62
 class BanditStreamConfig(RunConfig):
     K: int = 100
     T: list[float] | None = None
-    beta: list[float] = field(default_factory=lambda: [2.5, 2.75, 3.0, 3.25, 3.5, 3.75, 4.0, 4.25, 4.5])
+    beta: list[float] = field(default_factory=lambda: [2.5 + 0.5 * i for i in range(11)])
     settings: list[str] = field(default_factory=lambda: list(SETTINGS))
     algorithms: list[str] = field(default_factory=lambda: list(ALGORITHMS))
     seeds: int = 50
