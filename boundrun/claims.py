@@ -96,12 +96,19 @@ def loglog_slope(x: np.ndarray, Y: np.ndarray) -> np.ndarray:
     return (ly - ly.mean(axis=1, keepdims=True)) @ lxc / (lxc @ lxc)
 
 
-def bootstrap_means(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Row 0: the exact cell means; rows 1..n_boot: means of seeds resampled inside each cell."""
+def bootstrap_means(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator,
+                    paired: bool = False) -> np.ndarray:
+    """Row 0: the exact cell means; rows 1..n_boot: means of resampled seeds.
+
+    paired: every cell holds the same seeds in the same order (common random numbers across methods and
+    grid points), so one draw of seed indices per replicate is shared by all cells; this keeps the
+    correlation between cells, which is what a slope or a difference between methods depends on.
+    Otherwise seeds are resampled independently inside each cell."""
     M = np.empty((n_boot + 1, len(values)))
+    shared = rng.integers(0, len(values[0]), size=(n_boot, len(values[0]))) if paired else None
     for j, v in enumerate(values):
         M[0, j] = v.mean()
-        idx = rng.integers(0, len(v), size=(n_boot, len(v)))
+        idx = shared if shared is not None else rng.integers(0, len(v), size=(n_boot, len(v)))
         M[1:, j] = v[idx].mean(axis=1)
     return M
 
@@ -217,16 +224,19 @@ class Claim:
         grouped = df.groupby(per, sort=True) if per else [((), df)]
         for key, gdf in grouped:
             key = key if isinstance(key, tuple) else (key,)
-            cells, values = [], []
+            cells, values, seeds = [], [], []
             for ckey, cdf in gdf.groupby(inner, sort=True):
                 ckey = ckey if isinstance(ckey, tuple) else (ckey,)
                 cells.append(dict(zip(inner, ckey, strict=True)))
+                cdf = cdf.sort_values("seed", kind="stable")
                 values.append(cdf["value"].to_numpy(dtype=float))
+                seeds.append(cdf["seed"].to_numpy())
             if min(len(v) for v in values) < self.min_seeds:
                 raise Undecidable(f"a cell has fewer than {self.min_seeds} seeds")
             import pandas as pd
 
-            M = bootstrap_means(values, N_BOOT, rng)
+            paired = all(len(s) == len(seeds[0]) and (s == seeds[0]).all() for s in seeds)
+            M = bootstrap_means(values, N_BOOT, rng, paired=paired)
             g = Group(dict(zip(per, key, strict=True)), pd.DataFrame(cells), M, x)
             out.append(g.reduce(self.reduce))
         return out
@@ -354,8 +364,10 @@ def _stat_values(g: Group, stat: str, bound_curve: np.ndarray | None) -> np.ndar
     """The per-replicate values a below/above/close claim compares: one column per grid point for
     `each`, else one column (growth = mean at the largest x over mean at the smallest x)."""
     if stat == "each":
-        M = g.M
-        return M / bound_curve if bound_curve is not None else M
+        if bound_curve is None:
+            return g.M
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g.M / bound_curve
     xs, M = _single_x(g)
     if bound_curve is not None:
         raise ValueError("a bound curve goes with stat='each'")
@@ -364,7 +376,8 @@ def _stat_values(g: Group, stat: str, bound_curve: np.ndarray | None) -> np.ndar
             raise Undecidable("growth needs two grid points")
         if M[0, 0] <= 0:
             raise Undecidable("growth from a non-positive mean")
-        return (M[:, -1] / M[:, 0])[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (M[:, -1] / M[:, 0])[:, None]
     if stat == "at_max":
         return M[:, -1:]
     if stat == "at_min":
@@ -389,11 +402,15 @@ def bound_on_cells(bounds: pd.DataFrame, name: str, cells: pd.DataFrame, metric:
 
 @dataclass(frozen=True)
 class _Threshold(Claim):
-    """Shared by below/above: a bound curve (`bound`, compared as mean/bound against 1) or a value."""
+    """Shared by below/above: a bound curve (`bound`, compared as mean/bound against 1) or a value.
+
+    resolution: the spec's "up to noise" reading: fail only when the whole interval is on the wrong side,
+    pass only when the interval ends within `resolution` of the limit, else inconclusive."""
 
     bound: str | None = None
     value: float | None = None
     stat: str = "each"
+    resolution: float | None = None
 
     def _limit(self) -> float:
         return 1.0 if self.bound is not None else float(self.value)  # type: ignore[arg-type]
@@ -421,7 +438,14 @@ class Below(_Threshold):
         return self._values(g, bounds).max(axis=1)
 
     def decide(self, lo: float, hi: float) -> str:
+        if self.resolution is not None:  # "not above, up to noise": a pass needs the interval's top close
+            if lo > self._limit():
+                return FAIL
+            return PASS if hi <= self._limit() + self.resolution else INCONCLUSIVE
         return decide_upper(lo, hi, self._limit())
+
+    def tolerance_text(self) -> str:
+        return "" if self.resolution is None else f"resolution={self.resolution:g}"
 
     def violation(self, value: float) -> float:
         return value - self._limit()
@@ -438,7 +462,14 @@ class Above(_Threshold):
         return self._values(g, bounds).min(axis=1)
 
     def decide(self, lo: float, hi: float) -> str:
+        if self.resolution is not None:
+            if hi < self._limit():
+                return FAIL
+            return PASS if lo >= self._limit() - self.resolution else INCONCLUSIVE
         return decide_lower(lo, hi, self._limit())
+
+    def tolerance_text(self) -> str:
+        return "" if self.resolution is None else f"resolution={self.resolution:g}"
 
     def violation(self, value: float) -> float:
         return self._limit() - value
@@ -450,12 +481,15 @@ class Close(Claim):
 
     expected: a number, or a function of the sorted grid (np.ndarray of x values) returning one.
     Tolerance: `atol` absolute or `rtol` relative (rtol wins if both are given).
+    equivalence: fail as soon as the interval excludes the target (a significant deviation, however small);
+    pass only when the interval lies within the tolerance.
     """
 
     expected: float | Callable[[np.ndarray], float] = 0.0
     atol: float = 0.0
     rtol: float | None = None
     stat: str = "each"
+    equivalence: bool = False
     kind: ClassVar[str] = "close"
 
     def _target(self, g: Group) -> float:
@@ -480,6 +514,10 @@ class Close(Claim):
         return np.take_along_axis(dev, np.abs(dev).argmax(axis=1)[:, None], axis=1)[:, 0]
 
     def decide(self, lo: float, hi: float) -> str:
+        if self.equivalence:  # "equal within 2 SE": any significant deviation fails; a pass needs resolution
+            if lo > 0 or hi < 0:
+                return FAIL
+            return PASS if -self._half() <= lo and hi <= self._half() else INCONCLUSIVE
         return decide_interval(lo, hi, -self._half(), self._half())
 
     def expected_text(self) -> str:
@@ -489,7 +527,8 @@ class Close(Claim):
         return f"{self.stat} mean - {e} = 0"
 
     def tolerance_text(self) -> str:
-        return f"rtol={self.rtol:g}" if self.rtol is not None else f"atol={self.atol:g}"
+        tol = f"rtol={self.rtol:g}" if self.rtol is not None else f"atol={self.atol:g}"
+        return tol + (" (equivalence)" if self.equivalence else "")
 
     def violation(self, value: float) -> float:
         return abs(value)
@@ -523,7 +562,8 @@ class Order(Claim):
             if len(ref) != 1 or len(cand) == 0:
                 raise Undecidable(f"methods missing at {g.x}={xv:g}")
             best = g.M[:, cand].max(axis=1) if self.larger_is_better else g.M[:, cand].min(axis=1)
-            r = g.M[:, ref[0]] / best if self.larger_is_better else best / g.M[:, ref[0]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = g.M[:, ref[0]] / best if self.larger_is_better else best / g.M[:, ref[0]]
             ratios.append(r)
         return np.max(np.stack(ratios, axis=1), axis=1)
 
@@ -538,6 +578,52 @@ class Order(Claim):
 
     def violation(self, value: float) -> float:
         return value - self.factor
+
+
+@dataclass(frozen=True)
+class Lead(Claim):
+    """mean(better) >= target(mean(than)) at every x >= x_min, target = than + add (or, with mult,
+    max(than + add, mult * than)); `col` names the column that holds better/than (method or attack)."""
+
+    better: str = ""
+    than: str = ""
+    col: str = "method"
+    add: float = 0.0
+    mult: float | None = None
+    x_min: float | None = None
+    per: tuple[str, ...] = ()
+    kind: ClassVar[str] = "order"
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        cells = g.cells
+        xs = cells[g.x].to_numpy(dtype=float)
+        grid = np.unique(xs)
+        if self.x_min is not None:
+            grid = grid[grid >= self.x_min]
+        if len(grid) == 0:
+            raise Undecidable(f"no grid point with {g.x} >= {self.x_min}")
+        diffs = []
+        for xv in grid:
+            a = np.flatnonzero((xs == xv) & (cells[self.col] == self.better).to_numpy())
+            b = np.flatnonzero((xs == xv) & (cells[self.col] == self.than).to_numpy())
+            if len(a) != 1 or len(b) != 1:
+                raise Undecidable(f"{self.better}/{self.than} missing (or not unique) at {g.x}={xv:g}")
+            ref = g.M[:, b[0]]
+            target = ref + self.add if self.mult is None else np.maximum(ref + self.add, self.mult * ref)
+            diffs.append(g.M[:, a[0]] - target)
+        return np.min(np.stack(diffs, axis=1), axis=1)
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_lower(lo, hi, 0.0)
+
+    def expected_text(self) -> str:
+        ref = f"{self.than}{self.add:+g}" if self.mult is None else (
+            f"max({self.than}{self.add:+g}, {self.mult:g}*{self.than})")
+        where = f" at {self.x or 'x'} >= {self.x_min:g}" if self.x_min is not None else ""
+        return f"min over grid of {self.better} - {ref} >= 0{where}"
+
+    def violation(self, value: float) -> float:
+        return -value
 
 
 def evaluate_all(

@@ -238,6 +238,56 @@ def plot_cmd(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     _guard(go)
 
 
+@app.command("sweep", context_settings={"allow_extra_args": True})
+def sweep_cmd(
+    name: str = typer.Argument(None, help="Experiment name (or use --config / --resume)."),
+    params: list[str] | None = typer.Argument(None, help="Sweep overrides, e.g. K=25,50,100 seed=range(5)."),
+    launcher: str = typer.Option(None, "--launcher", help="basic | joblib | submitit_local | submitit_slurm | ray"),
+    jobs: int = typer.Option(None, "--jobs", help="Parallel jobs (default: the number of cores)."),
+    profile: str = typer.Option(None, "--profile", help="smoke | default | paper"),
+    out: Path = typer.Option(Path("outputs"), "--out", help="Root of the run folders."),
+    config: str = typer.Option(None, "--config", help="A sweep in configs/sweep/<NAME>.yaml."),
+    resume: Path = typer.Option(None, "--resume", help="A sweep folder: skip its complete jobs, rerun the rest."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
+) -> None:
+    """Run a parameter sweep (Hydra multirun): one run folder per job, merged tables at the sweep root."""
+
+    def go() -> int:
+        from boundrun import sweep
+
+        spec = sweep.build_spec(name, list(params or []), launcher, jobs, profile, config, resume)
+        res = sweep.run_sweep(spec, out=out, resume=resume, quiet=quiet)
+        _print_sweep(res)
+        return res.exit_code
+
+    _guard(go)
+
+
+@app.command("collect")
+def collect_cmd(sweep_dir: Path = typer.Argument(..., help="A sweep folder.")) -> None:
+    """Rebuild a sweep's merged CSVs and figure from whatever jobs finished."""
+
+    def go() -> int:
+        from boundrun import sweep
+
+        res = sweep.collect(sweep_dir)
+        _print_sweep(res)
+        return res.exit_code
+
+    _guard(go)
+
+
+def _print_sweep(res: Any) -> None:
+    counts = res.jobs["status"].value_counts().to_dict()
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    con = _console()
+    failed = res.jobs[res.jobs["status"] != "complete"]
+    for _, row in failed.iterrows():
+        con.print(f"[red]job {row['job']} {row['status']}[/] {row.get('error', '')}")
+    con.print(f"sweep: {len(res.jobs)} job(s): {summary}")
+    con.print(f"sweep folder: {res.path}")
+
+
 # -- one command per experiment, with typed flags from its schema --------------------------------------
 
 def _flag_type(tp: Any) -> tuple[Any, bool]:

@@ -184,6 +184,20 @@ def _final_name(parent: Path, stamp: str, tmp: Path) -> Path:
             raise
 
 
+def publish(tmp: Path, dest: Path) -> Path:
+    """Move a finished folder onto `dest`. An empty `dest` (made by the launcher) is replaced; a `dest`
+    that already holds a complete run (another worker finished the same job) wins, and tmp is dropped."""
+    try:
+        tmp.rename(dest)
+    except OSError:
+        if (dest / "manifest.json").exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+            return dest
+        shutil.rmtree(dest, ignore_errors=True)  # a partial folder of a killed job
+        tmp.rename(dest)
+    return dest
+
+
 def _point_latest(parent: Path, final: Path) -> None:
     link = parent / "latest"
     tmp_link = parent / f".latest-{uuid.uuid4().hex}"
@@ -232,15 +246,32 @@ def run_experiment(
     Raises ConfigError (bad input; nothing written), RunFailed (the run raised; nothing left behind),
     KeyboardInterrupt (nothing left behind).
     """
+    exp = registry.get(name)
+    cfg = compose(name, exp.schema, profile=profile, overrides=list(overrides))
+    parent = prepare_out(out, name)
+    return execute(exp, cfg, profile, list(overrides), parent, quiet=quiet, command=command)
+
+
+def execute(
+    exp: registry.Experiment,
+    cfg: Any,
+    profile: str,
+    overrides: list[str],
+    parent: Path,
+    dest: Path | None = None,
+    quiet: bool = False,
+    command: list[str] | None = None,
+    extra_manifest: dict[str, Any] | None = None,
+) -> RunOutput:
+    """Run a validated config and write the run folder: `dest` if given (a sweep's job folder, which may
+    exist empty), else a new time-stamped folder under `parent` that `latest` then points at."""
     import pandas as pd
 
     from boundrun import claims as claims_mod
     from boundrun import plotting
     from boundrun.results import Result, summarize, tidy_bounds, tidy_results, write_csv
 
-    exp = registry.get(name)
-    cfg = compose(name, exp.schema, profile=profile, overrides=list(overrides))
-    parent = prepare_out(out, name)
+    name = exp.name
     tmp = parent / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir()
     start_wall = dt.datetime.now(dt.UTC)
@@ -310,11 +341,15 @@ def run_experiment(
                 "status": "complete",
                 "exit_code": code,
                 "notes": res.notes,
+                **(extra_manifest or {}),
             }
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
             log.info("done in %.2f s", wall)
-        final = _final_name(parent, start_wall.strftime("%Y-%m-%d_%H-%M-%S"), tmp)
-        _point_latest(parent, final)
+        if dest is None:
+            final = _final_name(parent, start_wall.strftime("%Y-%m-%d_%H-%M-%S"), tmp)
+            _point_latest(parent, final)
+        else:
+            final = publish(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -27,6 +27,14 @@ def _filter(df: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
+def _sort_key(v: Any) -> tuple[int, Any]:
+    """Numbers in numeric order (1, 2, 10), then everything else as text."""
+    try:
+        return (0, float(v))
+    except (TypeError, ValueError):
+        return (1, str(v))
+
+
 def _panels(summary: pd.DataFrame, panels: Sequence[Panel], x_default: str) -> list[tuple[Panel, Any, Any]]:
     out = []
     for p in panels:
@@ -34,7 +42,7 @@ def _panels(summary: pd.DataFrame, panels: Sequence[Panel], x_default: str) -> l
         if s.empty:
             continue
         if p.facet and p.facet in s.columns:
-            for v in sorted(s[p.facet].unique(), key=str):
+            for v in sorted(s[p.facet].unique(), key=_sort_key):
                 out.append((p, v, s[s[p.facet] == v]))
         else:
             out.append((p, None, s))

@@ -115,10 +115,18 @@ def test_paper_code_switches_change_the_behaviour_and_are_labelled(tmp_path):
     assert not np.allclose(a, b)
 
 
+def test_grid_points_that_would_overflow_int64_are_left_out_with_a_note(tmp_path):
+    res = boundrun.run("bandit-stream", profile="smoke", out=str(tmp_path), K=1000, beta=[2.5, 7.5], seeds=2,
+                       algorithms=["uniform"])
+    assert sorted(res.results["T"].unique()) == [round(1000**2.5)]
+    assert any("left out" in n for n in res.notes)
+
+
 def test_bad_parameters_are_config_errors(tmp_path):
     for kw, msg in ((dict(K=2), "K must be"), (dict(T=[50.0], K=100), "T must be >= K"),
                     (dict(settings=["nope"]), "settings"), (dict(compat="x"), "compat"),
-                    (dict(algorithms=["ucb"]), "unknown algorithm"), (dict(T=[2.0**63]), r"2\^62")):
+                    (dict(algorithms=["ucb"]), "unknown algorithm"), (dict(T=[2.0**63]), r"2\^62"),
+                    (dict(K=10**7, beta=[3.0]), "beta must list")):
         with pytest.raises(ConfigError, match=msg):
             boundrun.run("bandit-stream", profile="smoke", out=str(tmp_path), **kw)
 

@@ -94,10 +94,10 @@ def test_sigint_during_a_cli_run_exits_130_and_leaves_no_run_folder(tmp_path):
     out = tmp_path / "o"
     p = subprocess.Popen([str(exe), "bandit-stream", "--K", "400", "--seeds", "50", "--out", str(out), "--quiet"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, "CI": "1"})
-    deadline = time.time() + 30
-    while not (out / "bandit-stream").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    deadline = time.time() + 60
+    while not list((out / "bandit-stream").glob(".tmp-*")) and time.time() < deadline:
+        time.sleep(0.02)  # the run has started once its temporary folder exists
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err

@@ -66,15 +66,15 @@ class BanditStreamConfig(RunConfig):
         super().__post_init__()
         if self.K < 3:
             raise ValueError(f"K must be an integer >= 3 (the towers need ln K >= 1), got {self.K}")
-        for t in self.horizons():
+        for t in self.T if self.T is not None else self.horizons():
             if t < self.K:
                 raise ValueError(f"T must be >= K (a single pass reads every arm), got T={t:g} < K={self.K}")
             if t >= INT64_SAFE:
                 raise ValueError(f"T must be < 2^62 so pull counts fit in int64, got T={t:g}")
         if self.T is not None and any(t != int(t) for t in self.T):
             raise ValueError(f"T must be whole numbers of pulls, got {self.T}")
-        if not self.beta and self.T is None:
-            raise ValueError("beta must list at least one exponent (T = K^beta)")
+        if self.T is None and not self.horizons():
+            raise ValueError(f"beta must list at least one exponent with K^beta < 2^62, got {self.beta}")
         bad = [s for s in self.settings if s not in SETTINGS]
         if bad or not self.settings:
             raise ValueError(f"settings must be a non-empty subset of {list(SETTINGS)}, got {self.settings}")
@@ -99,11 +99,15 @@ class BanditStreamConfig(RunConfig):
             raise ValueError(f"eps_exponent must be in (0, 1), got {self.eps_exponent}")
 
     def horizons(self, K: int | None = None) -> list[int]:
-        """The T grid of sweep 1: the explicit T list, or T = K^beta rounded to whole pulls."""
+        """The T grid of sweep 1: the explicit T list, or T = K^beta rounded to whole pulls (grid points
+        with K^beta >= 2^62, whose pull counts would overflow int64, are left out; see `dropped_betas`)."""
         if self.T is not None:
             return sorted({int(t) for t in self.T})
         K = self.K if K is None else K
-        return sorted({int(round(K**b)) for b in self.beta})
+        return sorted({int(round(K**b)) for b in self.beta if K**b < INT64_SAFE})
+
+    def dropped_betas(self) -> list[float]:
+        return [] if self.T is not None else [b for b in self.beta if self.K**b >= INT64_SAFE]
 
 
 def _compat(cfg: BanditStreamConfig):  # noqa: ANN202
@@ -243,8 +247,10 @@ def run(cfg: BanditStreamConfig, ctx) -> Result:  # noqa: ANN001
                 cols["value"] += list(np.asarray(v, dtype=float))
             task.advance(1)
     res = pd.DataFrame(cols)
-    return Result(measurements=res, bounds=_bounds(cfg, res, compat_label),
-                  notes=[f"compat={compat_label}: {compat}"] if compat.is_paper else [])
+    notes = [f"compat={compat_label}: {compat}"] if compat.is_paper else []
+    if cfg.dropped_betas():
+        notes.append(f"beta {cfg.dropped_betas()} left out: K^beta >= 2^62 would overflow int64 pull counts")
+    return Result(measurements=res, bounds=_bounds(cfg, res, compat_label), notes=notes)
 
 
 def _bounds(cfg: BanditStreamConfig, res, compat_label: str):  # noqa: ANN001, ANN202

@@ -1,0 +1,152 @@
+"""Sweeps through Hydra's multirun: real launchers, failing jobs, kill and resume, collect, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from boundrun import registry
+from boundrun.cli import main
+from boundrun.sweep import SweepSpec, collect, expand, run_sweep
+
+TINY = ["beta=[2.5,3.0]", "seeds=2", "settings=[mix_in]", "algorithms=[uniform,goa_hp]"]
+EXE = str(Path(sys.executable).with_name("boundrun"))
+
+
+def sweep_dirs(out):
+    root = Path(out) / "bandit-stream" / "sweeps"
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+
+def test_expand_is_the_cartesian_product_in_hydra_order():
+    jobs = expand(["K=10,20", "seed=range(2)", "seeds=3"])
+    assert jobs == [{"K": "10", "seed": "0", "seeds": "3"}, {"K": "10", "seed": "1", "seeds": "3"},
+                    {"K": "20", "seed": "0", "seeds": "3"}, {"K": "20", "seed": "1", "seeds": "3"}]
+
+
+def test_joblib_sweep_writes_a_run_folder_per_job_and_merged_tables(tmp_path):
+    spec = SweepSpec("bandit-stream", ["K=10,12", "seed=range(2)", *TINY], profile="smoke", launcher="joblib", jobs=2)
+    res = run_sweep(spec, out=tmp_path, quiet=True)
+    assert res.exit_code == 0
+    assert list(res.jobs["status"]) == ["complete"] * 4
+    for j in range(4):
+        m = json.loads((res.path / str(j) / "manifest.json").read_text())
+        assert m["status"] == "complete" and m["sweep_job"] == j
+        assert m["threads"] == max(1, (os.cpu_count() or 1) // 2)  # BLAS/torch capped to the job's share
+    results = pd.read_csv(res.path / "results.csv")
+    assert {"job", "K_job", "seed_job"} <= set(results.columns)
+    assert set(results["K_job"]) == {10, 12} and set(results["seed_job"]) == {0, 1}
+    claims = pd.read_csv(res.path / "claims.csv")
+    n_claims = len(registry.get("bandit-stream").claims)
+    assert len(claims) == 4 * n_claims and {"K", "seed"} <= set(claims.columns)
+    for name in ("bounds.csv", "summary.csv", "jobs.csv", "figure.png", "sweep.json"):
+        assert (res.path / name).exists()
+    # jobs with different master seeds really differ
+    r = results[results["metric"] == "regret"]
+    a = r[(r["K_job"] == 10) & (r["seed_job"] == 0)]["value"].to_numpy()
+    b = r[(r["K_job"] == 10) & (r["seed_job"] == 1)]["value"].to_numpy()
+    assert len(a) == len(b) and (a != b).any()
+
+
+def test_submitit_local_sweep_runs_jobs_in_subprocesses(tmp_path):
+    spec = SweepSpec("bandit-stream", ["K=10,12", *TINY], profile="smoke", launcher="submitit_local", jobs=2,
+                     launcher_overrides=["hydra.launcher.timeout_min=5"])
+    res = run_sweep(spec, out=tmp_path, quiet=True)
+    assert list(res.jobs["status"]) == ["complete", "complete"], res.jobs
+    assert (res.path / ".submitit").is_dir()  # submitit's own job records
+
+
+def test_a_failing_job_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    exp = registry.get("bandit-stream")
+    real = exp.run
+
+    def flaky(cfg, ctx):
+        if cfg.K == 11:
+            raise RuntimeError("diverged at K=11")
+        return real(cfg, ctx)
+
+    monkeypatch.setitem(registry.EXPERIMENTS, "bandit-stream", exp.__class__(**{**exp.__dict__, "run": flaky}))
+    spec = SweepSpec("bandit-stream", ["K=10,11,12", *TINY], profile="smoke", launcher="basic")
+    res = run_sweep(spec, out=tmp_path, quiet=True)
+    assert list(res.jobs["status"]) == ["complete", "failed", "complete"]
+    assert "diverged at K=11" in res.jobs.loc[1, "error"]
+    assert res.exit_code == 1
+
+
+def test_collect_lists_missing_jobs_and_rebuilds_from_what_finished(tmp_path):
+    spec = SweepSpec("bandit-stream", ["K=10,12", *TINY], profile="smoke", launcher="basic")
+    res = run_sweep(spec, out=tmp_path, quiet=True)
+    import shutil
+
+    shutil.rmtree(res.path / "1")
+    again = collect(res.path)
+    assert list(again.jobs["status"]) == ["complete", "missing"] and again.exit_code == 1
+    assert set(pd.read_csv(res.path / "results.csv")["job"]) == {0}
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_sweep_loses_no_completed_job_and_resume_reruns_none(tmp_path, sig):
+    out = tmp_path / "o"
+    args = [EXE, "sweep", "bandit-stream", "K=200,210,220,230,240", "seeds=20", "beta=[2.5,3.0,3.5]",
+            "--profile", "smoke", "--launcher", "basic", "--out", str(out), "--quiet"]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    done: list[Path] = []
+    while time.time() < deadline:
+        dirs = sweep_dirs(out)
+        done = [d for d in dirs[0].iterdir() if (d / "manifest.json").exists()] if dirs else []
+        if done:
+            break
+        time.sleep(0.05)
+    assert done, "no job finished in time"
+    os.killpg(p.pid, sig)
+    p.wait(timeout=30)
+    sweep = sweep_dirs(out)[0]
+    before = {d.name: (d / "manifest.json").read_bytes() for d in sweep.iterdir()
+              if d.name.isdigit() and (d / "manifest.json").exists()}
+    assert before and len(before) < 5
+    r = subprocess.run([EXE, "sweep", "--resume", str(sweep), "--quiet"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    jobs = pd.read_csv(sweep / "jobs.csv")
+    assert list(jobs["status"]) == ["complete"] * 5
+    for name, manifest in before.items():  # the jobs that had finished were not run again
+        assert (sweep / name / "manifest.json").read_bytes() == manifest
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["sweep", "bandit-stream", "K=10,12", "--launcher", "slurmish"], "unknown launcher 'slurmish'"),
+    (["sweep", "bandit-stream", "K=1,,2"], "malformed sweep expression"),
+    (["sweep", "bandit-stream", "seed=range(a)"], "malformed sweep expression"),
+    (["sweep", "bandit-stream", "Kx=1,2"], "cannot sweep 'Kx'"),
+    (["sweep", "bandit-stream", "K=2,10"], "K must be"),
+    (["sweep", "bandit-strem", "K=10,12"], "did you mean 'bandit-stream'"),
+    (["sweep", "--config", "nope"], "unknown sweep config 'nope'"),
+])
+def test_bad_sweep_input_is_one_line_exit_2_and_starts_nothing(args, needle, tmp_path, capsys):
+    out = tmp_path / "o"
+    code = main([*args, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert sweep_dirs(out) == []
+
+
+def test_resume_on_a_folder_that_is_not_a_sweep_is_exit_2(tmp_path, capsys):
+    code = main(["sweep", "--resume", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a sweep folder" in err
+
+
+def test_sweep_from_a_version_controlled_config(tmp_path):
+    from boundrun.sweep import load_sweep_config
+
+    spec = load_sweep_config("bandit-k-scaling")
+    assert spec.experiment == "bandit-stream" and spec.profile == "smoke"
+    assert len(expand(spec.params)) == 12
