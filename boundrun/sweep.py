@@ -17,7 +17,6 @@ import os
 import shutil
 import sys
 import threading
-import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -211,6 +210,13 @@ def hydra_args(spec: SweepSpec, sweep_dir: Path) -> list[str]:
     ]
     if spec.launcher == "joblib":
         args.append(f"hydra.launcher.n_jobs={n}")
+    elif spec.launcher == "ray":
+        # The plugin always passes object_store_memory to ray.init, which Ray 2.x refuses when it joins a
+        # running cluster; null keeps Ray's own default either way.
+        args.append("++hydra.launcher.ray.init.object_store_memory=null")
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            args.append(f"++hydra.launcher.ray.init.address={address}")
     elif spec.launcher in ("submitit_local", "submitit_slurm"):
         args.append(f"hydra.launcher.submitit_folder={sweep_dir}/.submitit/%j")
         if spec.launcher == "submitit_slurm":
@@ -337,7 +343,10 @@ def run_sweep(spec: SweepSpec, out: str | Path = "outputs", resume: Path | None 
                 boundrun_job()
             except SystemExit as e:  # Hydra exits on its own errors (e.g. a launcher that cannot start)
                 if e.code not in (0, None):
-                    raise RuntimeError(f"the {spec.launcher} launcher failed (exit {e.code})") from None
+                    from boundrun.engine import RunFailed
+
+                    raise RunFailed(f"the {spec.launcher} launcher failed (exit {e.code}); its error is above; "
+                                    f"completed jobs are kept: boundrun sweep --resume {sweep_dir}") from None
     finally:
         sys.argv = old
         from hydra.core.global_hydra import GlobalHydra
@@ -478,8 +487,10 @@ def build_spec(name: str | None, params: list[str], launcher: str | None, jobs: 
         return spec
     if name is None:
         raise ConfigError("name an experiment, or give --config NAME or --resume SWEEP_DIR")
-    return SweepSpec(experiment=registry.get(name).name, params=params, profile=profile or "default",
-                     launcher=launcher or "joblib", jobs=jobs)
+    # hydra.* overrides configure the launcher (e.g. hydra.launcher.ray.init.address=...); the rest is swept
+    hyd = [p for p in params if p.lstrip("+").startswith("hydra.")]
+    return SweepSpec(experiment=registry.get(name).name, params=[p for p in params if p not in hyd],
+                     profile=profile or "default", launcher=launcher or "joblib", jobs=jobs, launcher_overrides=hyd)
 
 
 def load_sweep_config(config: str) -> SweepSpec:

@@ -150,3 +150,53 @@ def test_sweep_from_a_version_controlled_config(tmp_path):
     spec = load_sweep_config("bandit-k-scaling")
     assert spec.experiment == "bandit-stream" and spec.profile == "smoke"
     assert len(expand(spec.params)) == 12
+
+
+def _netns_available() -> str | None:
+    import shutil as sh
+
+    if os.geteuid() != 0 or sh.which("ip") is None:
+        return "needs root and iproute2 to make a loopback-only network namespace"
+    try:
+        import hydra_plugins.hydra_ray_launcher  # noqa: F401
+        import ray  # noqa: F401
+    except ImportError:
+        return "Ray is an optional extra: pip install 'boundrun[ray]'"
+    return None
+
+
+@pytest.fixture()
+def ray_cluster():
+    """A real single-node Ray cluster (`ray start --head`) inside a network namespace of its own that has only
+    the loopback interface: Ray cannot reach, or even resolve, anything but 127.0.0.1."""
+    why = _netns_available()
+    if why:
+        pytest.skip(why)
+    ns = f"boundrun-ray-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+        ray = str(Path(sys.executable).with_name("ray"))
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        port = 6300 + os.getpid() % 500
+        subprocess.run(["ip", "netns", "exec", ns, ray, "start", "--head", "--node-ip-address=127.0.0.1",
+                        f"--port={port}", "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+                       check=True, env=env, capture_output=True, timeout=180)
+        yield ns, f"127.0.0.1:{port}", env
+        subprocess.run(["ip", "netns", "exec", ns, ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    finally:
+        subprocess.run(["ip", "netns", "delete", ns], capture_output=True)
+
+
+def test_ray_sweep_runs_on_a_real_local_ray_cluster(ray_cluster, tmp_path):
+    ns, address, env = ray_cluster
+    out = tmp_path / "o"
+    r = subprocess.run(["ip", "netns", "exec", ns, EXE, "sweep", "bandit-stream", "K=10,12", *TINY,
+                        "--profile", "smoke", "--launcher", "ray", "--out", str(out), "--quiet",
+                        f"hydra.launcher.ray.init.address={address}"],
+                       capture_output=True, text=True, env={**env, "CI": "1"}, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Connected to Ray cluster" in r.stderr  # it joined the running cluster, not a private one
+    sweep = sweep_dirs(out)[0]
+    jobs = pd.read_csv(sweep / "jobs.csv")
+    assert list(jobs["status"]) == ["complete", "complete"]
