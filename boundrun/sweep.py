@@ -218,7 +218,7 @@ def hydra_args(spec: SweepSpec, sweep_dir: Path) -> list[str]:
         if address:
             args.append(f"++hydra.launcher.ray.init.address={address}")
     elif spec.launcher in ("submitit_local", "submitit_slurm"):
-        args.append(f"hydra.launcher.submitit_folder={sweep_dir}/.submitit/%j")
+        args += [f"hydra.launcher.submitit_folder={sweep_dir}/.submitit/%j", f"hydra.launcher.name=boundrun-{name}"]
         if spec.launcher == "submitit_slurm":
             args.append(f"hydra.launcher.array_parallelism={n}")
     return args + list(spec.launcher_overrides)

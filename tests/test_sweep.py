@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -200,3 +201,72 @@ def test_ray_sweep_runs_on_a_real_local_ray_cluster(ray_cluster, tmp_path):
     sweep = sweep_dirs(out)[0]
     jobs = pd.read_csv(sweep / "jobs.csv")
     assert list(jobs["status"]) == ["complete", "complete"]
+
+
+@pytest.fixture()
+def slurm_cluster(tmp_path_factory):
+    """A real single-node SLURM cluster (Debian's slurmctld, slurmd and munge, installed by .ci/run), every
+    daemon on 127.0.0.1 and stopped afterwards."""
+    import shutil as sh
+
+    if os.geteuid() != 0 or not all(sh.which(b) for b in ("slurmctld", "slurmd", "munged", "sbatch")):
+        pytest.skip("needs root and Debian's slurmctld, slurmd, slurm-client and munge (see .ci/run)")
+    d = Path(tempfile.mkdtemp(prefix="slurm-", dir="/tmp"))  # short paths: munge's socket name is limited
+    (d / "state").mkdir()
+    (d / "spool").mkdir()
+    (d / "munge").mkdir(mode=0o700)
+    key = d / "munge" / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o400)
+    host = subprocess.run(["hostname", "-s"], capture_output=True, text=True, check=True).stdout.strip()
+    plugins = next((p for p in ("/usr/lib/x86_64-linux-gnu/slurm-wlm", "/usr/lib/aarch64-linux-gnu/slurm-wlm")
+                    if Path(p).is_dir()), None)
+    port = 16800 + os.getpid() % 400 * 2
+    conf = d / "slurm.conf"
+    conf.write_text("\n".join([
+        "ClusterName=boundrun", f"SlurmctldHost={host}(127.0.0.1)", "SlurmUser=root", "SlurmdUser=root",
+        f"SlurmctldPort={port}", f"SlurmdPort={port + 1}", "AuthType=auth/munge", "CredType=cred/munge",
+        f"AuthInfo=socket={d}/munge/munge.socket", f"StateSaveLocation={d}/state", f"SlurmdSpoolDir={d}/spool",
+        f"SlurmctldPidFile={d}/slurmctld.pid", f"SlurmdPidFile={d}/slurmd.pid",
+        f"SlurmctldLogFile={d}/slurmctld.log", f"SlurmdLogFile={d}/slurmd.log",
+        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none", "SchedulerType=sched/builtin",
+        "SelectType=select/cons_tres", "SelectTypeParameters=CR_CPU", "ReturnToService=2", "MpiDefault=none",
+        "JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none",
+        *([f"PluginDir={plugins}"] if plugins else []),
+        f"NodeName={host} NodeAddr=127.0.0.1 NodeHostname={host} CPUs=2 RealMemory=4000 State=UNKNOWN",
+        f"PartitionName=debug Nodes={host} Default=YES MaxTime=INFINITE State=UP", ""]))
+    env = {**os.environ, "SLURM_CONF": str(conf)}
+    subprocess.run(["munged", "--force", f"--key-file={key}", f"--socket={d}/munge/munge.socket",
+                    f"--pid-file={d}/munge/munged.pid", f"--log-file={d}/munge/munged.log",
+                    f"--seed-file={d}/munge/seed"], check=True, env=env)
+    subprocess.run(["slurmctld", "-f", str(conf)], check=True, env=env)
+    subprocess.run(["slurmd", "-f", str(conf)], check=True, env=env)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=env).stdout
+            if "idle" in state:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the SLURM node never became idle: {state!r}; see {d}")
+        yield env
+    finally:
+        for pid_file in (d / "slurmd.pid", d / "slurmctld.pid", d / "munge" / "munged.pid"):
+            try:
+                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+            except (OSError, ValueError):
+                pass
+
+
+def test_submitit_slurm_sweep_runs_on_a_real_slurm_cluster_with_sbatch_parameters_from_config(slurm_cluster, tmp_path):
+    out = tmp_path / "o"
+    r = subprocess.run([EXE, "sweep", "--config", "bandit-slurm", "--out", str(out), "--quiet"],
+                       capture_output=True, text=True, env={**slurm_cluster, "CI": "1"}, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sweep = sweep_dirs(out)[0]
+    assert list(pd.read_csv(sweep / "jobs.csv")["status"]) == ["complete", "complete"]
+    script = next((sweep / ".submitit").rglob("*_submission.sh")).read_text()
+    for line in ("#SBATCH --partition=debug", "#SBATCH --time=10", "#SBATCH --cpus-per-task=1",
+                 "#SBATCH --mem=1GB", "#SBATCH --job-name=boundrun-bandit-stream"):
+        assert line in script, script
