@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench report clean
 
 $(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check boundrun tests benchmarks
+
+report: $(STAMP)
+	-$(BIN)/boundrun check --all --profile default --quiet
+	$(BIN)/boundrun report --readme
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_bandit_stream.py

@@ -152,38 +152,58 @@ def check_cmd(
     all_: bool = typer.Option(False, "--all", help="Every registered experiment."),
     out: Path = typer.Option(Path("outputs"), "--out", help="Root of the run folders."),
     as_json: bool = typer.Option(False, "--json", help="Print the verdict table as JSON."),
+    jobs: int = typer.Option(None, "--jobs", help="Experiments run in parallel (default: the number of cores)."),
+    report_dir: Path = typer.Option(Path("report"), "--report", help="Where the report is written."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress output."),
 ) -> None:
-    """Run experiments and print every verdict; exit 3 if any gated claim fails."""
+    """Run experiments and print every verdict; write the report; exit 3 if any gated claim fails."""
 
     def go() -> int:
-        from boundrun.engine import RunFailed, run_experiment
+        from boundrun.check import run_all
 
         exps = registry.load_all()
         chosen = sorted(exps) if (all_ or not names) else [registry.get(n).name for n in names]
-        rows: list[dict[str, Any]] = []
-        code = EXIT_OK
-        for name in chosen:
-            try:
-                res = run_experiment(name, profile=profile, out=out, quiet=quiet or as_json,
-                                     command=["boundrun", *sys.argv[1:]])
-            except RunFailed as e:
-                _err(str(e))
-                code = max(code, EXIT_RUN_FAILED) if code != EXIT_CLAIM_FAILED else code
-                rows.append({"experiment": name, "claim": "(run)", "kind": "-", "status": "error",
-                             "measured": float("nan"), "expected": "-", "gated": True, "source": "-",
-                             "detail": str(e)})
-                continue
-            rows += [dict(r, experiment=name) for r in res.claims.to_dict("records")]
-            if res.exit_code == EXIT_CLAIM_FAILED:
-                code = EXIT_CLAIM_FAILED
+        rows, code = run_all(chosen, profile, out, jobs=jobs, quiet=quiet or as_json)
+        from boundrun import report
+
+        runs = [Path(r["run"]) for r in rows if r.get("run")]
+        report.build(report_dir, out, names=chosen, runs=sorted(set(runs)))
         if as_json:
             import json
 
             typer.echo(json.dumps(rows, indent=2, default=str))
         else:
             _console().print(_claims_table(f"verdicts — profile {profile}", rows, with_experiment=True))
+            _console().print(f"report: {report_dir / 'index.html'}")
         return code
+
+    _guard(go)
+
+
+@app.command("report")
+def report_cmd(
+    out: Path = typer.Option(Path("report"), "--out", help="Where index.html and README.md are written."),
+    runs: Path = typer.Option(Path("outputs"), "--runs", help="Root of the run folders."),
+    run_dirs: list[Path] | None = typer.Argument(None, help="Run folders to report (default: the latest of each)."),
+    readme: bool = typer.Option(False, "--readme", help="Also refresh README.md's results table (default runs)."),
+) -> None:
+    """One page (HTML + Markdown) with every experiment's figure and verdicts."""
+
+    def go() -> int:
+        from boundrun import report
+
+        readme_path = None
+        if readme:
+            readme_path = Path("README.md")
+            if not readme_path.exists():
+                raise ConfigError("--readme: no README.md in the current folder")
+        try:
+            html_path, _, entries = report.build(out, runs, runs=list(run_dirs or []) or None, readme=readme_path)
+        except (FileNotFoundError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+        done = sum(e.run is not None for e in entries)
+        typer.echo(f"wrote {html_path} ({done} of {len(entries)} experiments with a complete run)")
+        return EXIT_OK
 
     _guard(go)
 

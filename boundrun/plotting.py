@@ -27,6 +27,15 @@ def _filter(df: pd.DataFrame, where: dict[str, Any]) -> pd.DataFrame:
     return df
 
 
+def _bound_color(name: str, colors: dict[Any, Any]) -> Any:
+    """A bound curve that names a method (fit_<m>, <x>_<m>, <m>_<x>) takes that method's colour."""
+    for m in sorted(colors, key=lambda m: -len(str(m))):
+        m = str(m)
+        if name in (f"fit_{m}", m) or name.endswith(f"_{m}") or name.startswith(f"{m}_"):
+            return colors[m]
+    return "black"
+
+
 def _sort_key(v: Any) -> tuple[int, Any]:
     """Numbers in numeric order (1, 2, 10), then everything else as text."""
     try:
@@ -92,8 +101,7 @@ def draw(
                 bs = bs.groupby(x, sort=True)["value"].mean().reset_index()
                 side = str(b[b["bound"] == name]["side"].iloc[0])
                 const = str(b[b["bound"] == name]["constant"].iloc[0])
-                method = str(name).removeprefix("fit_")
-                color = colors.get(method, "black")
+                color = _bound_color(str(name), colors)
                 label = f"{name} ({side}, {const})"
                 ax.plot(bs[x], bs["value"], _BOUND_STYLE.get(side, "--"), color=color, lw=1.2, label=label)
         from matplotlib.ticker import NullFormatter
