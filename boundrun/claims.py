@@ -168,6 +168,8 @@ class Claim:
     along (defaults to the experiment's x); min_seeds: fewer seeds in a cell make it inconclusive;
     decide_in: the profiles big enough to decide the claim (None: all). In any other profile the claim is
     still evaluated and shown, but reported `inconclusive` (with what it would have been in `detail`).
+    over_seeds: "max" or "min" judges the worst seed instead of the mean (a guarantee that must hold for
+    every instance); the statistic is then exact on the observed seeds, with no bootstrap interval.
     """
 
     name: str
@@ -182,6 +184,7 @@ class Claim:
     x: str | None = None
     min_seeds: int = 2
     decide_in: tuple[str, ...] | None = None
+    over_seeds: str | None = None
 
     kind: ClassVar[str] = "claim"
 
@@ -233,6 +236,12 @@ class Claim:
                 seeds.append(cdf["seed"].to_numpy())
             if min(len(v) for v in values) < self.min_seeds:
                 raise Undecidable(f"a cell has fewer than {self.min_seeds} seeds")
+            if self.over_seeds is not None:
+                if self.over_seeds not in ("max", "min"):
+                    raise ValueError(f"over_seeds takes 'max' or 'min', got {self.over_seeds!r}")
+                fn = np.max if self.over_seeds == "max" else np.min
+                values = [np.array([fn(v)]) for v in values]
+                seeds = [np.zeros(1, dtype=int) for _ in values]
             import pandas as pd
 
             paired = all(len(s) == len(seeds[0]) and (s == seeds[0]).all() for s in seeds)
@@ -583,9 +592,10 @@ class Order(Claim):
 @dataclass(frozen=True)
 class Lead(Claim):
     """mean(better) >= target(mean(than)) at every x >= x_min, target = than + add (or, with mult,
-    max(than + add, mult * than)); `col` names the column that holds better/than (method or attack)."""
+    max(than + add, mult * than)); `col` names the column that holds better/than (method or attack).
+    `better` may name several labels: the best of their means counts, re-chosen in every bootstrap replicate."""
 
-    better: str = ""
+    better: str | tuple[str, ...] = ""
     than: str = ""
     col: str = "method"
     add: float = 0.0
@@ -604,13 +614,14 @@ class Lead(Claim):
             raise Undecidable(f"no grid point with {g.x} >= {self.x_min}")
         diffs = []
         for xv in grid:
-            a = np.flatnonzero((xs == xv) & (cells[self.col] == self.better).to_numpy())
+            better = [self.better] if isinstance(self.better, str) else list(self.better)
+            a = np.flatnonzero((xs == xv) & cells[self.col].isin(better).to_numpy())
             b = np.flatnonzero((xs == xv) & (cells[self.col] == self.than).to_numpy())
-            if len(a) != 1 or len(b) != 1:
+            if len(a) != len(better) or len(b) != 1:
                 raise Undecidable(f"{self.better}/{self.than} missing (or not unique) at {g.x}={xv:g}")
             ref = g.M[:, b[0]]
             target = ref + self.add if self.mult is None else np.maximum(ref + self.add, self.mult * ref)
-            diffs.append(g.M[:, a[0]] - target)
+            diffs.append(g.M[:, a].max(axis=1) - target)  # the best of `better`, replicate by replicate
         return np.min(np.stack(diffs, axis=1), axis=1)
 
     def decide(self, lo: float, hi: float) -> str:

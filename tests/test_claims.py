@@ -168,3 +168,21 @@ def test_lead_is_an_additive_margin_of_one_label_over_another():
     assert Lead("l", metric="err", better="hi", than="lo", add=0.3).evaluate(df, EMPTY, "n").status == FAIL
     assert Lead("l", metric="err", better="hi", than="lo", add=0.0, mult=2.0).evaluate(df, EMPTY, "n").status == FAIL
     assert Lead("l", metric="err", better="hi", than="lo", x_min=1e9).evaluate(df, EMPTY, "n").status == INCONCLUSIVE
+
+
+def test_over_seeds_judges_the_worst_instance_not_the_mean():
+    rows = [{"method": "a", "n": x, "seed": s, "metric": "err", "value": v}
+            for x in (10.0, 100.0) for s, v in enumerate([0.1, 0.2, 1.5, 0.1])]
+    df = pd.DataFrame(rows)
+    assert Below("b", metric="err", value=1.0).evaluate(df, EMPTY, "n").status != FAIL  # the mean is 0.475
+    worst = Below("b", metric="err", value=1.0, over_seeds="max").evaluate(df, EMPTY, "n")
+    assert worst.status == FAIL and worst.measured == 1.5
+    assert Below("b", metric="err", value=2.0, over_seeds="max").evaluate(df, EMPTY, "n").status == PASS
+
+
+def test_lead_of_the_best_of_several_labels():
+    from boundrun.claims import Lead
+
+    df = frame({"a": lambda n: 0.2 + 0 * n, "b": lambda n: 0.6 + 0 * n, "ref": lambda n: 0.4 + 0 * n}, noise=0.001)
+    assert Lead("l", metric="err", better=("a", "b"), than="ref", add=0.1).evaluate(df, EMPTY, "n").status == PASS
+    assert Lead("l", metric="err", better=("a",), than="ref", add=0.1).evaluate(df, EMPTY, "n").status == FAIL
