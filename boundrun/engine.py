@@ -133,6 +133,31 @@ class RunOutput:
         return f"RunOutput({self.experiment!r}, path={str(self.path)!r}, claims={counts})"
 
 
+@dataclass
+class MemoryRun:
+    """An experiment run in memory: tidy frames and verdicts, no files (tests, notebooks)."""
+
+    results: pd.DataFrame
+    bounds: pd.DataFrame
+    verdicts: dict[str, Any]
+    notes: list[str]
+
+
+def run_in_memory(name: str, cfg: Any, profile: str = "default") -> MemoryRun:
+    """Run experiment `name` on an already validated config object (an instance of its schema) and
+    evaluate its claims, writing nothing."""
+    from boundrun import claims as claims_mod
+    from boundrun.results import tidy_bounds, tidy_results
+
+    exp = registry.get(name)
+    ctx = RunContext(cfg.seed, cfg.seeds, profile, ProgressReporter("quiet"))
+    res = exp.run(cfg, ctx)
+    results = tidy_results(res.measurements, exp.name, exp.x, exp.facets)
+    bounds = tidy_bounds(res.bounds, exp.name, exp.x, exp.facets)
+    verdicts = {v.claim: v for v in claims_mod.evaluate_all(exp.claims, results, bounds, exp.x, profile)}
+    return MemoryRun(results, bounds, verdicts, list(res.notes))
+
+
 def git_sha() -> str:
     try:
         out = subprocess.run(

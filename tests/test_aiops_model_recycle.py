@@ -13,14 +13,11 @@ from scipy import integrate, optimize, stats
 from scipy.special import expit
 
 import boundrun
-from boundrun import claims as claims_mod
 from boundrun.config import ConfigError
-from boundrun.engine import ProgressReporter, RunContext
+from boundrun.engine import run_in_memory
 from boundrun.experiments import aiops_model_recycle as amr
 from boundrun.experiments.aiops_model_recycle import algorithms as A
 from boundrun.experiments.aiops_model_recycle import bounds as B
-from boundrun.registry import get
-from boundrun.results import tidy_bounds, tidy_results
 
 EXP = "aiops-model-recycle"
 CLAIM = {c.name: c for c in amr.CLAIMS}
@@ -210,13 +207,8 @@ SMALL = amr.AiopsModelRecycleConfig(P=8, n_per_period=800, d=10, seeds=3, rho=[0
 
 def _evaluate(cfg: amr.AiopsModelRecycleConfig):
     """Run the runner in-process (no files) and evaluate every claim on its frames."""
-    exp = get(EXP)
-    ctx = RunContext(cfg.seed, cfg.seeds, "test", ProgressReporter("quiet"))
-    res = exp.run(cfg, ctx)
-    results = tidy_results(res.measurements, EXP, exp.x, exp.facets)
-    bnds = tidy_bounds(res.bounds, EXP, exp.x, exp.facets)
-    verdicts = {r.claim: r for r in claims_mod.evaluate_all(exp.claims, results, bnds, exp.x)}
-    return verdicts, results, bnds
+    run = run_in_memory(EXP, cfg)
+    return run.verdicts, run.results, run.bounds
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,11 @@ import pandas as pd
 import pytest
 
 import boundrun
-from boundrun import claims as claims_mod
 from boundrun.config import ConfigError
-from boundrun.engine import ProgressReporter, RunContext
+from boundrun.engine import run_in_memory
 from boundrun.experiments import groupwise_regret as gw
 from boundrun.experiments.groupwise_regret import algorithms, bounds, data
 from boundrun.registry import get
-from boundrun.results import tidy_bounds, tidy_results
 
 EXP = "groupwise-regret"
 
@@ -203,16 +201,10 @@ def test_smoke_run_writes_a_complete_folder_and_decides_nothing_on_one_seed(tmp_
 SMALL = gw.GroupwiseRegretConfig(T=8000, seeds=6, datasets=["synthetic"], theta_scale=0.9)
 
 
-def _evaluate(cfg: gw.GroupwiseRegretConfig) -> tuple[dict[str, claims_mod.ClaimResult], pd.DataFrame,
-                                                       pd.DataFrame]:
+def _evaluate(cfg: gw.GroupwiseRegretConfig):
     """Run the runner in-process (no files) and evaluate every claim on its frames."""
-    exp = get(EXP)
-    ctx = RunContext(cfg.seed, cfg.seeds, "test", ProgressReporter("quiet"))
-    res = exp.run(cfg, ctx)
-    results = tidy_results(res.measurements, EXP, exp.x, exp.facets)
-    bnds = tidy_bounds(res.bounds, EXP, exp.x, exp.facets)
-    verdicts = {r.claim: r for r in claims_mod.evaluate_all(exp.claims, results, bnds, exp.x)}
-    return verdicts, results, bnds
+    run = run_in_memory(EXP, cfg)
+    return run.verdicts, run.results, run.bounds
 
 
 @pytest.fixture(scope="module")
