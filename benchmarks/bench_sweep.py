@@ -12,7 +12,7 @@ import time
 
 from boundrun.sweep import SweepSpec, run_sweep
 
-PARAMS = ["K=150,160,170,180,190,200,210,220", "seeds=30", "settings=[clear_cut,mix_in]", "k_sweep=[]",
+PARAMS = ["K=400,410,420,430,440,450,460,470", "seeds=50", "settings=[clear_cut,mix_in]", "k_sweep=[]",
           "needle_c=[]"]
 
 
