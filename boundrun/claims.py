@@ -637,6 +637,41 @@ class Lead(Claim):
         return -value
 
 
+@dataclass(frozen=True)
+class Monotone(Claim):
+    """The mean is monotone along x: Spearman's rho between the grid and the cell means is at least
+    `min_rho` (direction="increasing") or at most -min_rho ("decreasing"); bootstrapped like every claim."""
+
+    direction: str = "increasing"
+    min_rho: float = 0.9
+    kind: ClassVar[str] = "order"
+
+    def _sign(self) -> float:
+        if self.direction not in ("increasing", "decreasing"):
+            raise ValueError(f"direction must be 'increasing' or 'decreasing', got {self.direction!r}")
+        return 1.0 if self.direction == "increasing" else -1.0
+
+    def statistic(self, g: Group, bounds: pd.DataFrame) -> np.ndarray:
+        xs, M = _single_x(g)
+        if len(np.unique(xs)) < 3:
+            raise Undecidable("a trend needs three grid points")
+        rx = np.argsort(np.argsort(xs, kind="stable"), kind="stable").astype(float)
+        ry = np.argsort(np.argsort(M, axis=1, kind="stable"), axis=1, kind="stable").astype(float)
+        rx -= rx.mean()
+        ry -= ry.mean(axis=1, keepdims=True)
+        rho = ry @ rx / np.sqrt((ry**2).sum(axis=1) * (rx @ rx))
+        return self._sign() * rho
+
+    def decide(self, lo: float, hi: float) -> str:
+        return decide_lower(lo, hi, self.min_rho)
+
+    def expected_text(self) -> str:
+        return f"{self.direction} in {self.x or 'x'}: sign * Spearman rho >= {self.min_rho:g}"
+
+    def violation(self, value: float) -> float:
+        return self.min_rho - value
+
+
 def evaluate_all(
     claims: Sequence[Claim], results: pd.DataFrame, bounds: pd.DataFrame, x: str, profile: str = "default"
 ) -> list[ClaimResult]:

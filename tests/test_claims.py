@@ -186,3 +186,13 @@ def test_lead_of_the_best_of_several_labels():
     df = frame({"a": lambda n: 0.2 + 0 * n, "b": lambda n: 0.6 + 0 * n, "ref": lambda n: 0.4 + 0 * n}, noise=0.001)
     assert Lead("l", metric="err", better=("a", "b"), than="ref", add=0.1).evaluate(df, EMPTY, "n").status == PASS
     assert Lead("l", metric="err", better=("a",), than="ref", add=0.1).evaluate(df, EMPTY, "n").status == FAIL
+
+
+def test_monotone_trend_passes_fails_and_needs_three_points():
+    from boundrun.claims import Monotone
+
+    df = frame({"a": lambda n: np.log(n)}, noise=0.01)
+    assert Monotone("m", metric="err", direction="increasing").evaluate(df, EMPTY, "n").status == PASS
+    assert Monotone("m", metric="err", direction="decreasing").evaluate(df, EMPTY, "n").status == FAIL
+    few = df[df["n"] <= 30]
+    assert Monotone("m", metric="err").evaluate(few, EMPTY, "n").status == INCONCLUSIVE
