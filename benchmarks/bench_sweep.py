@@ -12,7 +12,7 @@ import time
 
 from boundrun.sweep import SweepSpec, run_sweep
 
-PARAMS = ["K=400,410,420,430,440,450,460,470", "seeds=50", "settings=[clear_cut,mix_in]", "k_sweep=[]",
+PARAMS = ["K=400,410,420,430,440,450,460,470", "seeds=100", "settings=[clear_cut,mix_in]", "k_sweep=[]",
           "needle_c=[]"]
 
 

@@ -80,6 +80,7 @@ def draw(
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.9 * nrows), squeeze=False)
     methods = sorted(summary["method"].unique(), key=str) if not summary.empty else []
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    legend_done: set[int] = set()
     for ax, (p, fval, s) in zip(axes.flat, items, strict=False):
         x = p.x or x_default
         for m, ms in s.groupby("method", sort=True):
@@ -117,15 +118,19 @@ def draw(
         head = p.title or p.metric
         ax.set_title(f"{head} — {p.facet}={fval}" if p.facet else head, fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=6, loc="best")
+        if id(p) not in legend_done:  # colours are shared: one legend per panel family is enough (and cheap)
+            ax.legend(fontsize=6, loc="best")
+            legend_done.add(id(p))
     for ax in list(axes.flat)[len(items) :]:
         ax.axis("off")
     if not items:
         axes.flat[0].text(0.5, 0.5, "no data to plot", ha="center", va="center")
     if title:
         fig.suptitle(title, fontsize=11)
-    # leave room for the suptitle above the top row of panel titles
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (3.9 * nrows)) if title else None)
+    # fixed margins instead of tight_layout, which renders the whole figure once more just to measure it
+    h, w = 3.9 * nrows, 5.2 * ncols  # inches
+    fig.subplots_adjust(left=0.75 / w, right=1 - 0.15 / w, bottom=0.55 / h, top=1 - (0.75 if title else 0.4) / h,
+                        wspace=0.3, hspace=0.5)
     path = Path(path)
     fig.savefig(path, dpi=100, format="png")
     plt.close(fig)
