@@ -182,7 +182,12 @@ def _md_marks(e: Entry) -> str:
     if e.run is None:
         return "not run"
     c = e.counts
-    return ", ".join(f"{c[s]} {STATUS_MARK[s]} {s}" for s in ("pass", "fail", "inconclusive") if s in c) or "-"
+    gated_fails = sum(1 for x in e.claims if x["status"] == "fail" and str(x.get("gated")) == "True")
+    parts = []
+    for s in ("pass", "fail", "inconclusive"):
+        if s in c:
+            parts.append(f"{c[s]} {STATUS_MARK[s]} {s}" + (f" ({gated_fails} gated)" if s == "fail" else ""))
+    return ", ".join(parts) or "-"
 
 
 def render_markdown(entries: list[Entry], out_dir: Path, git_sha: str) -> str:
