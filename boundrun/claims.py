@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
+else:
+    from boundrun._lazy import numpy as np
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 _SEVERITY = {PASS: 0, INCONCLUSIVE: 1, FAIL: 2}

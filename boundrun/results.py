@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
+else:
+    from boundrun._lazy import numpy as np
 
 SIDES = ("upper", "lower", "exact")
 RESERVED = ("n", "mean", "std", "ci_low", "ci_high", "experiment", "bound", "side", "constant")

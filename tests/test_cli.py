@@ -29,7 +29,7 @@ def test_help_and_list_do_not_import_heavy_modules():
     import sys
 
     code = ("import sys; from boundrun.cli import main; main(['list']); "
-            "print(sorted(m for m in ('torch','scipy','matplotlib','pandas','sklearn') if m in sys.modules))")
+            "print(sorted(m for m in ('torch','scipy','matplotlib','pandas','sklearn','numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
 
