@@ -10,11 +10,11 @@ from scipy.optimize import minimize
 from scipy.stats import rankdata
 
 import boundrun
+from boundrun import datasets as digits
 from boundrun.config import ConfigError
 from boundrun.experiments.gradsign_mpi import CLAIMS, _partial_spearman, nas
 from boundrun.experiments.gradsign_mpi import algorithms as A
 from boundrun.experiments.gradsign_mpi import bounds as B
-from boundrun.experiments.gradsign_mpi import data as digits
 
 CLAIM = {c.name: c for c in CLAIMS}
 RHO = 1e-2

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import boundrun
+from boundrun import datasets
 from boundrun.config import ConfigError
 from boundrun.experiments.ibp_tightness import CLAIMS
 from boundrun.experiments.ibp_tightness import algorithms as A
@@ -210,10 +211,10 @@ def test_ibp_margins_are_sound_and_match_interval_arithmetic_on_the_elided_net()
 
 
 def test_generated_digits_are_balanced_images_in_the_unit_box_with_a_stratified_split():
-    X, y = A.make_digits(np.random.default_rng(0), 500)
+    X, y = datasets.make_digits(np.random.default_rng(0), 500)
     assert X.shape == (500, 64) and X.min() >= 0 and X.max() <= 1
     assert np.bincount(y).tolist() == [50] * 10
-    tr, te = A.stratified_split(y, np.random.default_rng(0))
+    tr, te = datasets.stratified_split(y, 0.2, np.random.default_rng(0))
     assert len(te) == 100 and np.bincount(y[te]).tolist() == [10] * 10 and not set(tr) & set(te)
 
 

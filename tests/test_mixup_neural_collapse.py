@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from boundrun import datasets
 from boundrun.engine import run_in_memory
 from boundrun.experiments.mixup_neural_collapse import CLAIMS, MixupNeuralCollapseConfig
 from boundrun.experiments.mixup_neural_collapse import algorithms as A
@@ -108,10 +109,10 @@ def test_spearman_ece_and_r2_match_independent_computations() -> None:
 
 
 def test_generated_digits_are_balanced_images_in_unit_range() -> None:
-    X, y = A.make_digits(np.random.default_rng(4), 300)
+    X, y = datasets.make_digits(np.random.default_rng(4), 300)
     assert X.shape == (300, 64) and X.min() >= 0 and X.max() == pytest.approx(1.0)
     assert np.bincount(y).min() == 30
-    tr, te = A.stratified_split(y, 0.2, np.random.default_rng(5))
+    tr, te = datasets.stratified_split(y, 0.2, np.random.default_rng(5))
     assert len(np.intersect1d(tr, te)) == 0 and np.bincount(y[te]).min() == 6
 
 

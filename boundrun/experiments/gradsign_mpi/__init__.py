@@ -19,7 +19,7 @@ accuracy, train loss and the Psi estimate (32 samples, 50 SGD steps on l_i alone
 (seed = initialisation, metric batch and training order; the architecture sample and data split are fixed).
 
 Scaled / substituted: scikit-learn is not installed, so `digits` is replaced by 1797 generated 8x8 glyph
-digits (data.py); the smoke profile shrinks both parts (one A cell, 6 architectures, N = 16, 2 epochs), and
+digits (boundrun/datasets.py); the smoke profile shrinks both parts (one A cell, 6 architectures, N = 16, 2 epochs), and
 its part-B claims are reported inconclusive (decide_in). `nas_seeds` (3 by default) replicates part B to give
 the Spearman claims a bootstrap interval; the spec has one benchmark run.
 """
@@ -216,7 +216,7 @@ def _part_b(cfg: GradSignConfig, ctx):  # noqa: ANN001, ANN202
     import torch
     from scipy.stats import kendalltau, spearmanr
 
-    from boundrun.experiments.gradsign_mpi import data as digits
+    from boundrun import datasets as digits
     from boundrun.experiments.gradsign_mpi import nas
 
     torch.set_num_threads(1)

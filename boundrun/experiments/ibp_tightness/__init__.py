@@ -12,7 +12,7 @@ standard-trained d -> w -> d reconstruction nets), D `training` (standard / PGD 
 
 Scaled down / substituted: D replaces CNN3-7 on MNIST/CIFAR-10/TinyImageNet by 64 -> n -> n -> 10 ReLU MLPs
 (spec); scikit-learn (`digits`) is not installed and nothing may be downloaded, so D uses generated 8x8
-digits (7x5 glyphs at random offsets, blurred, noisy; algorithms.make_digits) and A uses Gaussian inputs
+digits (7x5 glyphs at random offsets, blurred, noisy; boundrun.datasets.make_digits) and A uses Gaussian inputs
 (the spec allows them). D runs one seed in the default profile (spec), so its claims are decided on one
 training run each; C runs 2 seeds (CPU budget). The smoke profile adds n = 32 to the spec's {16, 64} so the
 n >= 32 slope of V1 has two widths (and uses 10 seeds). Nets are trained in float32 and measured in float64;

@@ -207,49 +207,6 @@ def embedding_radii(W1: np.ndarray, W2: np.ndarray, X: np.ndarray | None, b1: np
 
 # -- D: certified training on 8x8 digits --------------------------------------------------------------------
 
-_GLYPHS = {  # 7 x 5 bitmaps of the ten digits
-    0: ["01110", "10001", "10011", "10101", "11001", "10001", "01110"],
-    1: ["00100", "01100", "00100", "00100", "00100", "00100", "01110"],
-    2: ["01110", "10001", "00001", "00010", "00100", "01000", "11111"],
-    3: ["11110", "00001", "00001", "01110", "00001", "00001", "11110"],
-    4: ["00010", "00110", "01010", "10010", "11111", "00010", "00010"],
-    5: ["11111", "10000", "11110", "00001", "00001", "10001", "01110"],
-    6: ["00110", "01000", "10000", "11110", "10001", "10001", "01110"],
-    7: ["11111", "00001", "00010", "00100", "01000", "01000", "01000"],
-    8: ["01110", "10001", "10001", "01110", "10001", "10001", "01110"],
-    9: ["01110", "10001", "10001", "01111", "00001", "00010", "01100"],
-}
-
-
-def make_digits(rng: np.random.Generator, n: int = 1797) -> tuple[np.ndarray, np.ndarray]:
-    """n 8x8 digit images in [0, 1] (flattened to 64) and balanced labels: a 7x5 glyph placed at a random
-    offset, random stroke intensity, a light 3x3 blur and pixel noise (a stand-in for sklearn `digits`)."""
-    y = np.arange(n) % 10
-    rng.shuffle(y)
-    X = np.zeros((n, 8, 8))
-    glyph = {k: np.array([[int(c) for c in row] for row in g], dtype=float) for k, g in _GLYPHS.items()}
-    oy, ox = rng.integers(0, 2, size=n), rng.integers(0, 4, size=n)
-    inten = rng.uniform(0.6, 1.0, size=n)
-    for i in range(n):
-        X[i, oy[i]:oy[i] + 7, ox[i]:ox[i] + 5] = glyph[int(y[i])] * inten[i]
-    pad = np.pad(X, ((0, 0), (1, 1), (1, 1)))
-    blur = sum(pad[:, 1 + a:9 + a, 1 + b:9 + b] * (0.5 if a == b == 0 else 1 / 16)
-               for a in (-1, 0, 1) for b in (-1, 0, 1))
-    X = np.clip(blur + rng.normal(0, 0.08, size=X.shape), 0.0, 1.0)
-    return X.reshape(n, 64), y
-
-
-def stratified_split(y: np.ndarray, rng: np.random.Generator, test_frac: float = 0.2
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    tr, te = [], []
-    for k in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == k))
-        m = int(round(test_frac * len(idx)))
-        te += list(idx[:m])
-        tr += list(idx[m:])
-    return np.sort(np.array(tr)), np.sort(np.array(te))
-
-
 def _mlp(n: int):  # noqa: ANN202
     import torch
 

@@ -131,8 +131,10 @@ def part_embedding(cfg, ctx, out: Rows, bnd: Rows) -> list[str]:  # noqa: ANN001
 
 def part_training(cfg, ctx, out: Rows, bnd: Rows) -> list[str]:  # noqa: ANN001
     """D: standard / PGD / IBP-trained 64 -> n -> n -> 10 MLPs on generated 8x8 digits (T3)."""
-    X, y = A.make_digits(ctx.generator(5, 0), cfg.n_digits)
-    tr, te = A.stratified_split(y, np.random.default_rng(0))  # the spec's fixed split (seed 0)
+    from boundrun.datasets import make_digits, stratified_split
+
+    X, y = make_digits(ctx.generator(5, 0), cfg.n_digits)
+    tr, te = stratified_split(y, 0.2, np.random.default_rng(0))  # the spec's fixed split (seed 0)
     task = ctx.task("D training", total=cfg.train_seeds * len(cfg.train_widths) * len(cfg.trainers))
     for s in range(cfg.train_seeds):
         per: dict[str, dict[str, list[float]]] = {}

@@ -12,7 +12,7 @@ in d = K + 2 for all ordered pairs and 21 lam. Scaled/changed: the joint solve r
 Newton steps on the exact (block-diagonal) Hessian, because float64 L-BFGS line searches stall before 1e-8.
 Part B (the empirical study, scaled down): CIFAR-scale ResNets -> MLP 64-256-256-64 (linear 64-d features) on
 8x8 digits; sklearn `digits` is not installed and nothing may be downloaded, so the data are generated 8x8
-glyph digits (algorithms.make_digits, 1797 images, stratified 80/20 split). Variants: mixup+CE, ERM, mixup+MSE,
+glyph digits (boundrun.datasets.make_digits, 1797 images, stratified 80/20 split). Variants: mixup+CE, ERM, mixup+MSE,
 mixup with a frozen simplex-ETF classifier; 300 epochs, one seed (as the spec's default). Mixup draws one lam per
 batch (Zhang et al. 2018). M3 picks mu from `mus` by the best R^2. The K = 3 2-D scatter plots of the spec are not
 drawn (the engine figure plots metrics against lam). V2 is "soft-gated" in the spec, i.e. report-only here.

@@ -139,49 +139,6 @@ def joint_ufm(W: np.ndarray, lams: np.ndarray, mu: float, rng: np.random.Generat
 
 # -- part B: data, network, training, probes -----------------------------------------------------------------
 
-_GLYPHS = (  # 7 x 5 bitmaps of the digits 0..9 (own drawing)
-    ("01110", "10001", "10011", "10101", "11001", "10001", "01110"),
-    ("00100", "01100", "00100", "00100", "00100", "00100", "01110"),
-    ("01110", "10001", "00001", "00010", "00100", "01000", "11111"),
-    ("11110", "00001", "00001", "01110", "00001", "00001", "11110"),
-    ("00010", "00110", "01010", "10010", "11111", "00010", "00010"),
-    ("11111", "10000", "11110", "00001", "00001", "10001", "01110"),
-    ("00110", "01000", "10000", "11110", "10001", "10001", "01110"),
-    ("11111", "00001", "00010", "00100", "01000", "01000", "01000"),
-    ("01110", "10001", "10001", "01110", "10001", "10001", "01110"),
-    ("01110", "10001", "10001", "01111", "00001", "00010", "01100"),
-)
-
-
-def make_digits(rng: np.random.Generator, n: int = 1797) -> tuple[np.ndarray, np.ndarray]:
-    """A stand-in for sklearn `digits` (not installed, no downloads): 8x8 images in [0, 1] of the ten glyphs at a
-    random offset, random stroke weight, a light 3x3 blur, random pixel dropout and noise. Balanced classes."""
-    y = np.arange(n) % 10
-    rng.shuffle(y)
-    base = np.array([[[float(ch) for ch in row] for row in g] for g in _GLYPHS])  # (10, 7, 5)
-    X = np.zeros((n, 8, 8))
-    for i, k in enumerate(y):
-        r0, c0 = rng.integers(0, 2), rng.integers(0, 4)
-        g = base[k] * rng.uniform(0.6, 1.0) * (rng.random((7, 5)) > 0.1)
-        X[i, r0:r0 + 7, c0:c0 + 5] = g
-    P = np.pad(X, ((0, 0), (1, 1), (1, 1)))
-    blur = sum(P[:, 1 + dr:9 + dr, 1 + dc:9 + dc] * (0.5 if dr == dc == 0 else 0.0625)
-               for dr in (-1, 0, 1) for dc in (-1, 0, 1))
-    X = np.clip(blur + 0.08 * rng.standard_normal(blur.shape), 0.0, None)
-    X = X / X.max()
-    return X.reshape(n, 64), y
-
-
-def stratified_split(y: np.ndarray, test_frac: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    tr, te = [], []
-    for k in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == k))
-        m = int(round(test_frac * len(idx)))
-        te.append(idx[:m])
-        tr.append(idx[m:])
-    return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
-
-
 VARIANTS = ("mixup_ce", "erm", "mixup_mse", "mixup_etf")
 
 

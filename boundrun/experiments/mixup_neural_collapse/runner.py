@@ -84,12 +84,14 @@ def run_network(cfg, ctx, rows: list, brows: list, notes: list) -> None:  # noqa
     if not cfg.net_K or not cfg.variants:
         return
     task = ctx.task("networks (part B)", total=len(cfg.net_K) * len(cfg.variants) * cfg.seeds)
-    X_all, y_all = A.make_digits(ctx.generator(5), cfg.n_images)
+    from boundrun.datasets import make_digits, stratified_split
+
+    X_all, y_all = make_digits(ctx.generator(5), cfg.n_images)
     lams = np.linspace(0.0, 1.0, 21)
     for ki, K in enumerate(cfg.net_K):
         keep = y_all < K
         X, y = X_all[keep], y_all[keep]
-        tr, te = A.stratified_split(y, 0.2, ctx.generator(6, ki))
+        tr, te = stratified_split(y, 0.2, ctx.generator(6, ki))
         g_theory = {mu: B.ufm_logit_gap(lams, K, 1.0, mu) for mu in cfg.mus}
         for seed in range(cfg.seeds):
             for vi, variant in enumerate(cfg.variants):

@@ -1,6 +1,9 @@
-"""A stand-in for scikit-learn's `digits` (not installed, nothing may be downloaded): 1797 8x8 grey images of
-the digits 0-9, drawn from 5x7 glyphs at random offsets with random stroke strength, dropped pixels, a light
-blur and pixel noise, scaled to [0, 1] like the spec's `digits / 16`."""
+"""Data sets that several experiments share.
+
+`make_digits`: a stand-in for scikit-learn's `digits` (not installed, nothing may be downloaded): 1797 8x8 grey
+images of the digits 0-9, drawn from 5x7 glyphs at random offsets with random stroke strength, dropped pixels,
+a light blur and pixel noise, scaled to [0, 1] like the spec's `digits / 16`. Used wherever a spec asks for
+`sklearn.datasets.load_digits` (papers 28, 30, 35)."""
 
 from __future__ import annotations
 
